@@ -1,0 +1,49 @@
+/* The component table: every component kvscope has, one line each.
+ * Adding a component is adding its file and a line here. */
+#include "core/component.h"
+
+#include <string.h>
+
+extern const kvs_component_def kvs_receiver_otlpjsonfile;
+extern const kvs_component_def kvs_receiver_otlp;
+extern const kvs_component_def kvs_processor_batch;
+extern const kvs_component_def kvs_exporter_file;
+extern const kvs_component_def kvs_exporter_debug;
+extern const kvs_component_def kvs_connector_forward;
+
+static const kvs_component_def *const table[] = {
+    &kvs_receiver_otlpjsonfile,
+    &kvs_receiver_otlp,
+    &kvs_processor_batch,
+    &kvs_exporter_file,
+    &kvs_exporter_debug,
+    &kvs_connector_forward,
+    NULL,
+};
+
+const kvs_component_def *const *kvs_component_all(size_t *n)
+{
+    *n = sizeof table / sizeof table[0] - 1;
+    return table;
+}
+
+const kvs_component_def *kvs_component_find(kvs_kind kind, const char *type, size_t type_len)
+{
+    for (size_t i = 0; table[i]; i++)
+        if (table[i]->kind == kind && strlen(table[i]->type) == type_len &&
+            memcmp(table[i]->type, type, type_len) == 0)
+            return table[i];
+    return NULL;
+}
+
+const char *kvs_kind_name(kvs_kind k)
+{
+    static const char *n[] = { "receiver", "processor", "exporter", "connector", "extension" };
+    return n[k];
+}
+
+const char *kvs_kind_section(kvs_kind k)
+{
+    static const char *n[] = { "receivers", "processors", "exporters", "connectors", "extensions" };
+    return n[k];
+}

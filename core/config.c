@@ -12,7 +12,8 @@
  * - Env expansion applies to values (quoted or not), never to map keys.
  *   ${env:VAR:-default} uses the default only when VAR is unset (as the
  *   Collector's env provider does); a set but empty VAR stays empty.
- * - Nesting is limited to KVS_CFG_MAX_DEPTH levels. */
+ * - Nesting is limited to KVS_CFG_MAX_DEPTH levels and keys to
+ *   KVS_CFG_MAX_KEY bytes, which bounds paths (depth x key length). */
 #include "core/config.h"
 
 #include "core/arena.h"
@@ -25,6 +26,7 @@
 #include <yaml.h>
 
 #define KVS_CFG_MAX_DEPTH 64
+#define KVS_CFG_MAX_KEY 1024     /* bounds the length of paths */
 #define KVS_CFG_MAX_FILE (64u * 1024u * 1024u)
 
 struct kvs_cfg_doc {
@@ -140,7 +142,8 @@ static int is_name_char(char c) { return is_name_start(c) || (c >= '0' && c <= '
 /* Expands one reference (the text between "${" and "}"); appends to out. */
 static int expand_ref(loader *ld, const kvs_cfg_node *n, const char *ref, size_t len, sbuf *out)
 {
-    size_t i = 0;
+    const char *orig = ref;
+    size_t olen = len, i = 0;
     while (i < len && is_name_char(ref[i]))
         i++;
     const char *name = ref;
@@ -164,13 +167,19 @@ static int expand_ref(loader *ld, const kvs_cfg_node *n, const char *ref, size_t
         ref = name;
         len = rest;
     }
-    if (nlen == 0 || !is_name_start(name[0]) || (i < len && !(ref[i] == ':' && i + 1 < len && ref[i + 1] == '-'))) {
-        size_t bad = i < len && ref[i] == ':' ? i : len;
+    if (nlen == 0 || !is_name_start(name[0]) || (i < len && ref[i] != ':')) {
+        size_t bad = i;
+        while (bad < len && ref[bad] != ':')
+            bad++;
         return errat(ld, (size_t)n->line, (size_t)n->col, n->path,
-                     "invalid environment variable name \"%.*s\" (expected letters, digits and _, "
-                     "not starting with a digit; a default is written ${env:NAME:-default})",
-                     (int)bad, ref);
+                     "invalid environment variable name \"%.*s\" in \"${%.*s}\" (letters, digits and _, "
+                     "not starting with a digit)",
+                     (int)bad, ref, (int)olen, orig);
     }
+    if (i < len && !(i + 1 < len && ref[i + 1] == '-'))
+        return errat(ld, (size_t)n->line, (size_t)n->col, n->path,
+                     "invalid reference \"${%.*s}\" (expected ${env:NAME} or ${env:NAME:-default})", (int)olen,
+                     orig);
     char var[256];
     if (nlen >= sizeof var)
         return errat(ld, (size_t)n->line, (size_t)n->col, n->path, "environment variable name too long");
@@ -401,6 +410,9 @@ static int on_scalar(loader *ld, const yaml_event_t *ev)
         /* A key. */
         if (len == 0)
             return errat(ld, m->line + 1, m->column + 1, f->node->path, "empty map key");
+        if (len > KVS_CFG_MAX_KEY)
+            return errat(ld, m->line + 1, m->column + 1, f->node->path, "map key longer than %d bytes",
+                         KVS_CFG_MAX_KEY);
         kvs_cfg_node *k = kvs_arena_zalloc(ld->doc->arena, sizeof *k);
         if (!k || !(k->scalar = kvs_arena_strndup(ld->doc->arena, s, len)))
             return nomem(ld);

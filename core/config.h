@@ -64,7 +64,8 @@ int kvs_cfg_expect_map(const kvs_cfg_node *node, kvs_error *err);
 /* Rejects a key not in `allowed` (NULL-terminated), naming the first one found. */
 int kvs_cfg_check_keys(const kvs_cfg_node *map, const char *const *allowed, kvs_error *err);
 
-/* Typed getters: absent key → default; wrong type or out of range → error. */
+/* Typed getters: absent key (or an explicit null: `key:`, `~`) → default;
+ * wrong type or out of range → error. */
 int kvs_cfg_str(const kvs_cfg_node *map, const char *key, const char *def, const char **out, kvs_error *err);
 int kvs_cfg_bool(const kvs_cfg_node *map, const char *key, int def, int *out, kvs_error *err);
 int kvs_cfg_i64(const kvs_cfg_node *map, const char *key, int64_t def, int64_t min, int64_t max,

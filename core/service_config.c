@@ -470,6 +470,67 @@ static int check_pipelines(builder *b)
 
 /* ---- 5: connectors ---- */
 
+/* Signals of the pipelines that list connector c on one side. */
+static unsigned connector_side_signals(const kvs_service_cfg *cfg, const kvs_comp_cfg *c, int as_exporter)
+{
+    unsigned sigs = 0;
+    for (size_t i = 0; i < cfg->npipes; i++) {
+        const kvs_pipeline_cfg *p = &cfg->pipes[i];
+        kvs_comp_cfg **list = as_exporter ? p->exp : p->recv;
+        size_t n = as_exporter ? p->nexp : p->nrecv;
+        for (size_t k = 0; k < n; k++)
+            if (list[k] == c)
+                sigs |= p->signal;
+    }
+    return sigs;
+}
+
+/* Every pipeline a connector exports from must reach, through a route the
+ * connector supports, some pipeline it is a receiver of, and vice versa
+ * (e.g. `forward` joins traces to traces only). */
+static int check_connector_routes(builder *b, const kvs_comp_cfg *c)
+{
+    const kvs_service_cfg *cfg = b->cfg;
+    unsigned in = connector_side_signals(cfg, c, 1), out = connector_side_signals(cfg, c, 0);
+    for (size_t i = 0; i < cfg->npipes; i++) {
+        const kvs_pipeline_cfg *p = &cfg->pipes[i];
+        for (int side = 0; side < 2; side++) {
+            kvs_comp_cfg **list = side ? p->recv : p->exp;
+            size_t n = side ? p->nrecv : p->nexp;
+            for (size_t k = 0; k < n; k++) {
+                if (list[k] != c)
+                    continue;
+                int ok = 0;
+                for (int s = 0; s < KVS_NSIG; s++) {
+                    kvs_signal other = kvs_signal_at(s);
+                    if (!((side ? in : out) & other))
+                        continue;
+                    if (side ? kvs_connector_routes(c->def->routes, other, p->signal)
+                             : kvs_connector_routes(c->def->routes, p->signal, other))
+                        ok = 1;
+                }
+                if (!ok) {
+                    char routes[128] = "";
+                    for (int a = 0; a < KVS_NSIG; a++)
+                        for (int z = 0; z < KVS_NSIG; z++)
+                            if (kvs_connector_routes(c->def->routes, kvs_signal_at(a), kvs_signal_at(z)) &&
+                                (c->def->signals & kvs_signal_at(a)) && (c->def->out_signals & kvs_signal_at(z)))
+                                snprintf(routes + strlen(routes), sizeof routes - strlen(routes), "%s%s->%s",
+                                         routes[0] ? ", " : "", kvs_signal_name(kvs_signal_at(a)),
+                                         kvs_signal_name(kvs_signal_at(z)));
+                    return kvs_cfg_errorf(b->err, p->key,
+                                          side ? "connector \"%s\" feeds this %s pipeline but no pipeline it "
+                                                 "is an exporter of can reach it (its routes: %s)"
+                                               : "connector \"%s\" takes %s here but no pipeline it is a "
+                                                 "receiver of can take them (its routes: %s)",
+                                          c->id, kvs_signal_name(p->signal), routes);
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 static int check_connector_sides(builder *b)
 {
     const kvs_service_cfg *cfg = b->cfg;
@@ -487,6 +548,8 @@ static int check_connector_sides(builder *b)
                                   "connector \"%s\" is used as a receiver here but as an exporter in no pipeline "
                                   "(a connector joins two pipelines: list it under exporters of another)",
                                   c->id);
+        if (check_connector_routes(b, c) != 0)
+            return KVS_E_INVALID;
     }
     return 0;
 }

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Broken-config corpus against the real binary: `kvscope validate` must
+# reject every tests/configs/bad_*.yaml with exit status 2 and a message on
+# stderr containing the file's "# expect: <text>" (first line), and accept
+# pipeline.yaml.example with exit status 0.
+# Env: KVSCOPE (the binary), KVS_SOURCE_DIR (the source tree).
+set -u
+
+: "${KVSCOPE:?KVSCOPE must name the kvscope binary}"
+: "${KVS_SOURCE_DIR:?KVS_SOURCE_DIR must name the source tree}"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# Relative paths in the configs (fixtures/, out/) resolve from the source tree.
+cd "$KVS_SOURCE_DIR" || exit 1
+
+passed=0
+failed=0
+run() {
+    if command -v timeout >/dev/null 2>&1; then
+        timeout 60 "$KVSCOPE" validate --config "$1" >"$tmp/out" 2>"$tmp/err"
+    else
+        "$KVSCOPE" validate --config "$1" >"$tmp/out" 2>"$tmp/err"
+    fi
+}
+fail() {
+    echo "FAIL $1: $2"
+    sed 's/^/    stderr: /' "$tmp/err"
+    failed=$((failed + 1))
+}
+
+shopt -s nullglob
+files=("$KVS_SOURCE_DIR"/tests/configs/bad_*.yaml)
+if [ ${#files[@]} -eq 0 ]; then
+    echo "FAIL no tests/configs/bad_*.yaml found under $KVS_SOURCE_DIR"
+    failed=$((failed + 1))
+fi
+
+for f in "${files[@]}"; do
+    name=$(basename "$f")
+    first=$(head -n 1 "$f")
+    case "$first" in
+    "# expect: "?*) want=${first#"# expect: "} ;;
+    *)
+        : >"$tmp/err"
+        fail "$name" "the first line must be \"# expect: <text>\""
+        continue
+        ;;
+    esac
+    run "$f"
+    rc=$?
+    if [ "$rc" -ne 2 ]; then
+        fail "$name" "exit status $rc, want 2"
+    elif ! grep -qF -- "$want" "$tmp/err"; then
+        fail "$name" "stderr does not contain: $want"
+    else
+        echo "ok   $name"
+        passed=$((passed + 1))
+    fi
+done
+
+example="$KVS_SOURCE_DIR/pipeline.yaml.example"
+run "$example"
+rc=$?
+if [ "$rc" -ne 0 ]; then
+    fail "pipeline.yaml.example" "exit status $rc, want 0"
+else
+    echo "ok   pipeline.yaml.example"
+    passed=$((passed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

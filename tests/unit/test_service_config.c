@@ -55,7 +55,11 @@ DEF(e_debug, "debug", KVS_EXPORTER, KVS_SIG_ALL, 0)
 DEF(e_otlp, "otlp", KVS_EXPORTER, KVS_SIG_ALL, 0)
 DEF(e_prometheus, "prometheus", KVS_EXPORTER, KVS_SIG_METRICS, 0)
 DEF(c_lmcache_diagnose, "lmcache_diagnose", KVS_CONNECTOR, KVS_SIG_TRACES | KVS_SIG_METRICS, KVS_SIG_LOGS)
-DEF(c_forward, "forward", KVS_CONNECTOR, KVS_SIG_ALL, KVS_SIG_ALL)
+static const kvs_component_def c_forward = {
+    .type = "forward", .kind = KVS_CONNECTOR, .signals = KVS_SIG_ALL, .out_signals = KVS_SIG_ALL,
+    .routes = KVS_ROUTE(KVS_SIG_TRACES, KVS_SIG_TRACES) | KVS_ROUTE(KVS_SIG_METRICS, KVS_SIG_METRICS) |
+              KVS_ROUTE(KVS_SIG_LOGS, KVS_SIG_LOGS),
+    };
 DEF(c_count, "count", KVS_CONNECTOR, KVS_SIG_TRACES | KVS_SIG_LOGS, KVS_SIG_METRICS)
 DEF(c_routing, "routing", KVS_CONNECTOR, KVS_SIG_ALL, KVS_SIG_ALL)
 DEF(r_routing, "routing", KVS_RECEIVER, KVS_SIG_ALL, 0)

@@ -5,18 +5,26 @@
 #include <string.h>
 
 extern const kvs_component_def kvs_receiver_otlpjsonfile;
+extern const kvs_component_def kvs_receiver_promfile;
 extern const kvs_component_def kvs_receiver_otlp;
 extern const kvs_component_def kvs_processor_batch;
+extern const kvs_component_def kvs_processor_memory_limiter;
 extern const kvs_component_def kvs_exporter_file;
 extern const kvs_component_def kvs_exporter_debug;
+extern const kvs_component_def kvs_exporter_otlp;
+extern const kvs_component_def kvs_exporter_otlphttp;
 extern const kvs_component_def kvs_connector_forward;
 
 static const kvs_component_def *const table[] = {
     &kvs_receiver_otlpjsonfile,
+    &kvs_receiver_promfile,
     &kvs_receiver_otlp,
     &kvs_processor_batch,
+    &kvs_processor_memory_limiter,
     &kvs_exporter_file,
     &kvs_exporter_debug,
+    &kvs_exporter_otlp,
+    &kvs_exporter_otlphttp,
     &kvs_connector_forward,
     NULL,
 };

@@ -21,9 +21,11 @@ struct kvs_arena {
     size_t last_n;
 };
 
-static struct block *block_new(size_t min)
+/* A block of at least `min` bytes; `exact` sizes it to min (large objects
+ * that get a block of their own), otherwise to the standard block size. */
+static struct block *block_new(size_t min, int exact)
 {
-    size_t size = min > KVS_ARENA_BLOCK ? min : KVS_ARENA_BLOCK;
+    size_t size = exact || min > KVS_ARENA_BLOCK ? min : KVS_ARENA_BLOCK;
     struct block *b = malloc(sizeof *b + size);
     if (!b)
         return NULL;
@@ -41,7 +43,7 @@ kvs_arena *kvs_arena_new(void)
     kvs_arena *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
-    a->head = block_new(0);
+    a->head = block_new(0, 0);
     if (!a->head) {
         free(a);
         return NULL;
@@ -88,11 +90,12 @@ void *kvs_arena_alloc(kvs_arena *a, size_t n)
         return NULL;
     struct block *b = a->head;
     if (b->size - b->used < need) {
-        struct block *nb = block_new(need);
+        int large = need > KVS_ARENA_BLOCK / 4 && b->size - b->used > 1024;
+        struct block *nb = block_new(need, large);
         if (!nb)
             return NULL;
         a->footprint += sizeof *nb + nb->size;
-        if (need > KVS_ARENA_BLOCK / 4 && b->size - b->used > 1024) {
+        if (large) {
             /* A large object: keep filling the current block afterwards. */
             nb->next = b->next;
             b->next = nb;

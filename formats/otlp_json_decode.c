@@ -57,20 +57,6 @@ typedef struct dec {
 /* The pending field of a key the schema does not know: its value is skipped. */
 static const kvs_ojson_field k_unknown;
 
-static inline uint64_t ld64(const void *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-static inline uint32_t ld32(const void *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* ---- errors ------------------------------------------------------------ */
 
 static size_t path_add(char *p, size_t n, size_t cap, const char *fmt, ...)
@@ -131,13 +117,13 @@ static size_t tok_offset(const dec *d, size_t delta)
 
 static void set_error(dec *d, size_t off, const char *what)
 {
-    char path[160];
+    char path[150];
     if (d->failed)
         return;
     d->failed = 1;
     d->err->offset = off > d->len ? d->len : off;
     build_path(d, path, sizeof path);
-    snprintf(d->err->msg, sizeof d->err->msg, "%.150s%s%.100s", path, path[0] ? ": " : "", what);
+    snprintf(d->err->msg, sizeof d->err->msg, "%s%s%.100s", path, path[0] ? ": " : "", what);
 }
 
 /* Reports an error at the current token (+delta) and returns 0, which makes
@@ -155,23 +141,6 @@ static int fail(dec *d, size_t delta, const char *fmt, ...)
     return 0;
 }
 
-static const char *expected(const kvs_ojson_field *f, int element)
-{
-    if (f->repeated && !element)
-        return "expected an array";
-    switch (f->kind) {
-    case KVS_OJ_STRING: return "expected a string";
-    case KVS_OJ_BYTES: return "expected a base64 string";
-    case KVS_OJ_HEX: return f->hex_bytes == 16 ? "expected 32 hex characters" : "expected 16 hex characters";
-    case KVS_OJ_BOOL: return "expected true or false";
-    case KVS_OJ_ENUM: return "expected an enum name or integer";
-    case KVS_OJ_I32: case KVS_OJ_U32: case KVS_OJ_I64: case KVS_OJ_U64:
-        return "expected an integer";
-    case KVS_OJ_DOUBLE: case KVS_OJ_FLOAT: return "expected a number";
-    default: return "expected an object";
-    }
-}
-
 static int not_object(dec *d)
 {
     return fail(d, 0, "expected a JSON object (an OTLP export request)");
@@ -186,7 +155,9 @@ static int too_deep(dec *d)
 
 /* Small objects (messages, strings, ids) are carved from chunks the arena
  * hands out, so each costs a pointer bump rather than an arena call and
- * strings need no 16-byte rounding. */
+ * strings need no 16-byte rounding. Chunks grow from 1 KB (small documents
+ * stay small) to 8 KB, well under the size the arena treats as a large
+ * object (a block of its own). */
 static void *bump_refill(dec *d, size_t n)
 {
     if (n > 1024)
@@ -196,7 +167,7 @@ static void *bump_refill(dec *d, size_t n)
         return NULL;
     d->bp = c + n;
     d->be = c + d->chunk;
-    if (d->chunk < 16384)
+    if (d->chunk < 8192)
         d->chunk *= 2;
     return c;
 }
@@ -219,177 +190,7 @@ static inline void *new_msg(dec *d, const kvs_ojson_msg *m)
     return p;
 }
 
-/* ---- numbers ----------------------------------------------------------- */
-
-/* A JSON number split into its parts: [-] int_p[int_n] [. frac_p[frac_n]] [e exp] */
-typedef struct jnum {
-    int neg;
-    const char *int_p, *frac_p;
-    size_t int_n, frac_n;
-    long exp;
-} jnum;
-
-/* 0 when s[0..n) is exactly a JSON number (RFC 8259 grammar). */
-static int split_num(const char *s, size_t n, jnum *j)
-{
-    size_t i = 0;
-    memset(j, 0, sizeof *j);
-    if (i < n && s[i] == '-')
-        j->neg = 1, i++;
-    j->int_p = s + i;
-    if (i < n && s[i] == '0') {
-        i++;
-    } else {
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-    }
-    j->int_n = (size_t)(s + i - j->int_p);
-    if (!j->int_n)
-        return -1;
-    if (i < n && s[i] == '.') {
-        j->frac_p = s + ++i;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-        j->frac_n = (size_t)(s + i - j->frac_p);
-        if (!j->frac_n)
-            return -1;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        int eneg = 0;
-        size_t d0;
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            eneg = s[i++] == '-';
-        d0 = i;
-        while (i < n && s[i] >= '0' && s[i] <= '9') {
-            if (j->exp < 100000)
-                j->exp = j->exp * 10 + (s[i] - '0');
-            i++;
-        }
-        if (i == d0)
-            return -1;
-        if (eneg)
-            j->exp = -j->exp;
-    }
-    return i == n ? 0 : -1;
-}
-
-/* Digit k of the significand int_p ++ frac_p. */
-static int jdigit(const jnum *j, size_t k)
-{
-    return (k < j->int_n ? j->int_p[k] : j->frac_p[k - j->int_n]) - '0';
-}
-
-enum { NUM_OK = 0, NUM_SYNTAX = -1, NUM_RANGE = -2, NUM_FRACTION = -3 };
-
-/* An integral JSON number (fraction and exponent allowed when the value is
- * still an integer, e.g. 1.5e3): sign and magnitude, exactly. */
-static int parse_int(const char *s, size_t n, int *neg, uint64_t *mag)
-{
-    size_t i = 0;
-    uint64_t v = 0;
-    *neg = 0;
-    if (n && s[0] == '-')
-        *neg = 1, i = 1;
-    /* Fast path: plain digits. */
-    size_t d0 = i;
-    while (i < n && s[i] >= '0' && s[i] <= '9' && i - d0 < 19)
-        v = v * 10 + (uint64_t)(s[i++] - '0');
-    if (i == n && i > d0 && (s[d0] != '0' || i - d0 == 1)) {
-        *mag = v;
-        return NUM_OK;
-    }
-    jnum j;
-    if (split_num(s, n, &j) != 0)
-        return NUM_SYNTAX;
-    size_t nd = j.int_n + j.frac_n, first = 0, last = nd;
-    while (first < nd && jdigit(&j, first) == 0)
-        first++;
-    if (first == nd) {
-        *mag = 0;
-        return NUM_OK;
-    }
-    while (jdigit(&j, last - 1) == 0)
-        last--;
-    /* value = digits[first..last) * 10^e */
-    long e = j.exp - (long)j.frac_n + (long)(nd - last);
-    if (e < 0)
-        return NUM_FRACTION;
-    if ((long)(last - first) + e > 20)
-        return NUM_RANGE;
-    v = 0;
-    for (size_t k = first; k < last + (size_t)e; k++) {
-        unsigned dg = k < last ? (unsigned)jdigit(&j, k) : 0;
-        if (v > (UINT64_MAX - dg) / 10)
-            return NUM_RANGE;
-        v = v * 10 + dg;
-    }
-    *mag = v;
-    return NUM_OK;
-}
-
-static const double k_pow10[23] = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-
-/* A JSON number to the nearest double (exact: Clinger's fast path when the
- * significand fits 53 bits and the power of ten is exact, strtod else). */
-static int parse_double(dec *d, const char *s, size_t n, double *out)
-{
-    jnum j;
-    if (split_num(s, n, &j) != 0)
-        return NUM_SYNTAX;
-    uint64_t m = 0;
-    size_t sig = 0, nd = j.int_n + j.frac_n;
-    for (size_t k = 0; k < nd; k++) {
-        int dg = jdigit(&j, k);
-        if (m || dg)
-            sig++;
-        m = m * 10 + (uint64_t)dg;
-        if (sig > 19)
-            break;
-    }
-    long e = j.exp - (long)j.frac_n;
-    if (sig <= 19 && m <= (1ull << 53) && e >= -22 && e <= 22) {
-        double v = (double)m;
-        v = e >= 0 ? v * k_pow10[e] : v / k_pow10[-e];
-        *out = j.neg ? -v : v;
-        return NUM_OK;
-    }
-    char small[64], *z = small;
-    if (n >= sizeof small && !(z = bump(d, n + 1, 1)))
-        return NUM_RANGE;
-    memcpy(z, s, n);
-    z[n] = 0;
-    double v = strtod(z, NULL);
-    if (isinf(v))
-        return NUM_RANGE;
-    *out = v;
-    return NUM_OK;
-}
-
 /* ---- scalars ----------------------------------------------------------- */
-
-static int hexval(unsigned c)
-{
-    if (c - '0' < 10)
-        return (int)(c - '0');
-    c |= 0x20;
-    if (c - 'a' < 6)
-        return (int)(c - 'a' + 10);
-    return -1;
-}
-
-static int b64val(unsigned c)
-{
-    if (c - 'A' < 26) return (int)(c - 'A');
-    if (c - 'a' < 26) return (int)(c - 'a' + 26);
-    if (c - '0' < 10) return (int)(c - '0' + 52);
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
 
 static int store_hex(dec *d, const kvs_ojson_field *f, ProtobufCBinaryData *dst, const unsigned char *s,
                      size_t n)
@@ -399,47 +200,26 @@ static int store_hex(dec *d, const kvs_ojson_field *f, ProtobufCBinaryData *dst,
         return 1;
     }
     if (n != 2u * f->hex_bytes)
-        return fail(d, 0, "%s", expected(f, 1));
+        return fail(d, 0, "%s", kvs_ojson_expected(f, 1));
     uint8_t *p = bump(d, f->hex_bytes, 1);
     if (!p)
         return fail(d, 0, "out of memory");
-    for (size_t i = 0; i < f->hex_bytes; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return fail(d, 1 + 2 * i + (hi >= 0), "%s", expected(f, 1));
-        p[i] = (uint8_t)(hi << 4 | lo);
-    }
+    size_t bad = kvs_ojson_hex_decode(s, f->hex_bytes, p);
+    if (bad != KVS_OJ_OK_POS)
+        return fail(d, 1 + bad, "%s", kvs_ojson_expected(f, 1));
     dst->len = f->hex_bytes, dst->data = p;
     return 1;
 }
 
-/* Standard alphabet; "=" padding optional, but when present the text is a
- * whole number of 4-character groups with at most two "=" at the end. */
 static int store_b64(dec *d, ProtobufCBinaryData *dst, const unsigned char *s, size_t n)
 {
-    size_t full = n;
-    while (n && s[n - 1] == '=' && full - n < 2)
-        n--;
-    if ((n != full && (full & 3)) || (n & 3) == 1)
-        return fail(d, 0, "invalid base64");
     uint8_t *p = bump(d, n / 4 * 3 + 3, 1);
     if (!p)
         return fail(d, 0, "out of memory");
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64val(s[i]);
-        if (v < 0)
-            return fail(d, 1 + i, "invalid base64");
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            p[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    dst->len = o, dst->data = o ? p : NULL;
+    size_t len, bad = kvs_ojson_b64_decode(s, n, p, &len);
+    if (bad != KVS_OJ_OK_POS)
+        return fail(d, 1 + bad, "invalid base64");
+    dst->len = len, dst->data = len ? p : NULL;
     return 1;
 }
 
@@ -447,10 +227,10 @@ static int store_int(dec *d, const kvs_ojson_field *f, void *dst, const char *s,
 {
     int neg;
     uint64_t m;
-    int r = parse_int(s, n, &neg, &m);
-    if (r == NUM_SYNTAX || r == NUM_FRACTION)
-        return fail(d, 0, "%s", r == NUM_SYNTAX ? expected(f, 1) : "expected an integer, got a fraction");
-    if (r == NUM_OK) {
+    int r = kvs_ojson_parse_int(s, n, &neg, &m);
+    if (r == KVS_OJ_NUM_SYNTAX || r == KVS_OJ_NUM_FRACTION)
+        return fail(d, 0, "%s", r == KVS_OJ_NUM_SYNTAX ? kvs_ojson_expected(f, 1) : "expected an integer, got a fraction");
+    if (r == KVS_OJ_NUM_OK) {
         switch (f->kind) {
         case KVS_OJ_U64:
             if (!neg || !m) {
@@ -491,17 +271,14 @@ static int store_real(dec *d, const kvs_ojson_field *f, void *dst, const char *s
     else if (quoted && n == 9 && !memcmp(s, "-Infinity", 9))
         v = -INFINITY;
     else {
-        int r = parse_double(d, s, n, &v);
-        if (r != NUM_OK)
-            return fail(d, 0, "%s", r == NUM_SYNTAX ? expected(f, 1) : "number out of range");
+        char *scratch = NULL;
+        if (n >= KVS_OJ_NUM_INLINE && !(scratch = bump(d, n + 1, 1)))
+            return fail(d, 0, "out of memory");
+        int r = kvs_ojson_parse_double(s, n, scratch, &v);
+        if (r != KVS_OJ_NUM_OK)
+            return fail(d, 0, "%s", r == KVS_OJ_NUM_SYNTAX ? kvs_ojson_expected(f, 1) : "number out of range");
     }
-    if (f->kind == KVS_OJ_FLOAT) {
-        if (isfinite(v) && fabs(v) > 3.4028234663852886e38)
-            return fail(d, 0, "number out of range");
-        *(float *)dst = (float)v;
-    } else {
-        *(double *)dst = v;
-    }
+    *(double *)dst = v;
     return 1;
 }
 
@@ -529,36 +306,20 @@ static int store_enum_name(dec *d, const kvs_ojson_field *f, void *dst, const un
  * well formed (no overlong forms, surrogates or code points past U+10FFFF)
  * since protobuf consumers reject them. Returns the offset of the first bad
  * byte, or n. */
-static size_t utf8_check_slow(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k = kvs_ojson_utf8_seq(s + i, n - i);
-        if (!k)
-            return i;
-        i += k;
-    }
-    return n;
-}
-
 static inline size_t utf8_check(const unsigned char *s, size_t n)
 {
     uint64_t acc = 0;
     if (n >= 8) {
         for (size_t i = 0; i + 8 < n; i += 8)
-            acc |= ld64(s + i);
-        acc |= ld64(s + n - 8);
+            acc |= kvs_ojson_ld64(s + i);
+        acc |= kvs_ojson_ld64(s + n - 8);
     } else if (n >= 4) {
-        acc = ld32(s) | ld32(s + n - 4);
+        acc = kvs_ojson_ld32(s) | kvs_ojson_ld32(s + n - 4);
     } else {
         for (size_t i = 0; i < n; i++)
             acc |= s[i];
     }
-    return acc & 0x8080808080808080ull ? utf8_check_slow(s, n) : n;
+    return acc & 0x8080808080808080ull ? kvs_ojson_utf8_check(s, n) : n;
 }
 
 static inline int store_str(dec *d, char **dst, const unsigned char *s, size_t n)
@@ -591,10 +352,10 @@ static int store_string(dec *d, const kvs_ojson_field *f, void *dst, const unsig
         return store_enum_name(d, f, dst, s, n);
     case KVS_OJ_I32: case KVS_OJ_U32: case KVS_OJ_I64: case KVS_OJ_U64:
         return store_int(d, f, dst, (const char *)s, n);
-    case KVS_OJ_DOUBLE: case KVS_OJ_FLOAT:
+    case KVS_OJ_DOUBLE:
         return store_real(d, f, dst, (const char *)s, n, 1);
     default:
-        return fail(d, 0, "%s", expected(f, 1));
+        return fail(d, 0, "%s", kvs_ojson_expected(f, 1));
     }
 }
 
@@ -603,10 +364,10 @@ static int store_number(dec *d, const kvs_ojson_field *f, void *dst, const char 
     switch (f->kind) {
     case KVS_OJ_ENUM: case KVS_OJ_I32: case KVS_OJ_U32: case KVS_OJ_I64: case KVS_OJ_U64:
         return store_int(d, f, dst, s, n);
-    case KVS_OJ_DOUBLE: case KVS_OJ_FLOAT:
+    case KVS_OJ_DOUBLE:
         return store_real(d, f, dst, s, n, 0);
     default:
-        return fail(d, 0, "%s", expected(f, 1));
+        return fail(d, 0, "%s", kvs_ojson_expected(f, 1));
     }
 }
 
@@ -667,7 +428,7 @@ static int scalar_elsewhere(dec *d, frame *fr, const kvs_ojson_field *f)
         fr->f = NULL;
         return 1;
     }
-    return fail(d, 0, "%s", fr->type == FR_DOC ? "expected an array" : expected(f, 0));
+    return fail(d, 0, "%s", fr->type == FR_DOC ? "expected an array" : kvs_ojson_expected(f, 0));
 }
 
 static int cb_null(void *ctx)
@@ -680,7 +441,7 @@ static int cb_null(void *ctx)
         return not_object(d);
     frame *fr = &d->st[d->top - 1];
     if (fr->type == FR_ARR)
-        return fail(d, 0, "%s, got null", expected(fr->via, 1));
+        return fail(d, 0, "%s, got null", kvs_ojson_expected(fr->via, 1));
     fr->f = NULL;
     return 1;
 }
@@ -700,7 +461,7 @@ static int cb_bool(void *ctx, int b)
         f = fr->via;
     }
     if (f->kind != KVS_OJ_BOOL)
-        return fail(d, 0, "%s", expected(f, 1));
+        return fail(d, 0, "%s", kvs_ojson_expected(f, 1));
     if (fr->type == FR_ARR) {
         scalar_tmp tmp;
         memset(&tmp, 0, sizeof tmp);
@@ -749,42 +510,12 @@ static int cb_string(void *ctx, const unsigned char *s, size_t n)
     return store_string(d, f, fr->msg + f->offset, s, n) && member_done(fr, f);
 }
 
-/* a[0..n) == b[0..n) with a few overlapping word compares (keys are short). */
-static inline int name_eq(const char *a, const unsigned char *b, size_t n)
-{
-    if (n >= 8) {
-        for (size_t i = 0; i + 8 < n; i += 8)
-            if (ld64(a + i) != ld64(b + i))
-                return 0;
-        return ld64(a + n - 8) == ld64(b + n - 8);
-    }
-    if (n >= 4)
-        return ld32(a) == ld32(b) && ld32(a + n - 4) == ld32(b + n - 4);
-    return !n || (a[0] == (char)b[0] && a[n / 2] == (char)b[n / 2] && a[n - 1] == (char)b[n - 1]);
-}
-
-static const kvs_ojson_field *lookup_slow(frame *fr, const unsigned char *k, size_t n)
-{
-    const kvs_ojson_msg *m = fr->m;
-    for (unsigned i = 0; i < m->n; i++)
-        if (m->f[i].camel_len == n && name_eq(m->f[i].camel, k, n)) {
-            fr->hint = i + 1;
-            return &m->f[i];
-        }
-    for (unsigned i = 0; i < m->n; i++)
-        if (m->f[i].snake_len == n && name_eq(m->f[i].snake, k, n)) {
-            fr->hint = i + 1;
-            return &m->f[i];
-        }
-    return &k_unknown;
-}
-
 static int doc_key(dec *d, frame *fr, const unsigned char *k, size_t n)
 {
     fr->f = &k_unknown;
     for (unsigned i = 0; i < 3; i++) {
         const kvs_ojson_field *f = &d->roots[i]->f[0];
-        if ((f->camel_len == n && name_eq(f->camel, k, n)) || (f->snake_len == n && name_eq(f->snake, k, n))) {
+        if ((f->camel_len == n && kvs_ojson_name_eq(f->camel, k, n)) || (f->snake_len == n && kvs_ojson_name_eq(f->snake, k, n))) {
             fr->f = f;
             fr->hint = i;
         }
@@ -803,12 +534,14 @@ static int cb_map_key(void *ctx, const unsigned char *k, size_t n)
     /* Keys usually come in field order: try the one after the last match. */
     const kvs_ojson_msg *m = fr->m;
     unsigned h = fr->hint;
-    if (h < m->n && m->f[h].camel_len == n && name_eq(m->f[h].camel, k, n)) {
+    if (h < m->n && m->f[h].camel_len == n && kvs_ojson_name_eq(m->f[h].camel, k, n)) {
         fr->hint = h + 1;
         fr->f = &m->f[h];
         return 1;
     }
-    fr->f = lookup_slow(fr, k, n);
+    fr->f = kvs_ojson_lookup(m, k, n, &fr->hint);
+    if (!fr->f)
+        fr->f = &k_unknown;
     return 1;
 }
 
@@ -877,7 +610,7 @@ static int cb_start_map(void *ctx)
     return 1;
 bad:
     d->tok = NULL, d->tok_back = 1;
-    return fail(d, 0, "%s", fr->type == FR_DOC ? "expected an array" : expected(f, fr->type == FR_ARR));
+    return fail(d, 0, "%s", fr->type == FR_DOC ? "expected an array" : kvs_ojson_expected(f, fr->type == FR_ARR));
 oom:
     d->tok = NULL, d->tok_back = 1;
     return fail(d, 0, "out of memory");
@@ -907,12 +640,12 @@ static int cb_start_array(void *ctx)
         return not_object(d);
     frame *fr = &d->st[d->top - 1];
     if (fr->type == FR_ARR)
-        return fail(d, 0, "%s", expected(fr->via, 1));
+        return fail(d, 0, "%s", kvs_ojson_expected(fr->via, 1));
     const kvs_ojson_field *f = fr->f;
     if (f == &k_unknown)
         return begin_skip(d, fr);
     if (!f->repeated)
-        return fail(d, 0, "%s", expected(f, 0));
+        return fail(d, 0, "%s", kvs_ojson_expected(f, 0));
     if (d->top >= KVS_OTLP_JSON_MAX_DEPTH)
         return too_deep(d);
     char *owner = fr->msg;
@@ -991,6 +724,7 @@ int kvs_otlp_json_decode(const char *buf, size_t len, kvs_arena *arena, kvs_otlp
     d.tok_quote = d.tok_back = 0;
     d.top = d.skip = 0;
     d.failed = d.finishing = 0;
+    memset(&d.st[0], 0, sizeof d.st[0]);   /* read (not used) by a scalar at the root */
     d.roots[0] = kvs_ojson_schema(&opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor);
     d.roots[1] = kvs_ojson_schema(&opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor);
     d.roots[2] = kvs_ojson_schema(&opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor);

@@ -1,4 +1,6 @@
-/* Internals shared by the OTLP/JSON decoder files (not a public header).
+/* Internals shared by the OTLP/JSON codec files (not a public header):
+ * the decoder's field tables (otlp_json_schema.c) and the scalar text
+ * conversions both directions use (otlp_json_scalar.c).
  *
  * The decoder is table driven: for every message reachable from the three
  * Export*ServiceRequest messages, a kvs_ojson_msg lists its fields with both
@@ -12,6 +14,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum kvs_ojson_kind {
     KVS_OJ_STRING,   /* JSON string */
@@ -24,7 +27,6 @@ enum kvs_ojson_kind {
     KVS_OJ_I64,      /* int64, sint64, sfixed64: decimal string or number */
     KVS_OJ_U64,      /* uint64, fixed64: decimal string or number */
     KVS_OJ_DOUBLE,
-    KVS_OJ_FLOAT,
     KVS_OJ_MSG,
 };
 
@@ -53,10 +55,99 @@ struct kvs_ojson_msg {
     const void *init;            /* an initialized message to copy (d->sizeof_message bytes) */
 };
 
+/* ---- otlp_json_schema.c: field tables ----------------------------------- */
+
 /* The table of a request message descriptor (ExportTraceServiceRequest,
  * ExportMetricsServiceRequest, ExportLogsServiceRequest), or NULL if the
  * tables could not be built (never with the OTLP protos). */
 const kvs_ojson_msg *kvs_ojson_schema(const ProtobufCMessageDescriptor *root);
+
+/* The field named k (camelCase or snake_case), or NULL; *hint is set to the
+ * index after it (keys tend to come in field order). */
+const kvs_ojson_field *kvs_ojson_lookup(const kvs_ojson_msg *m, const unsigned char *k, size_t n, unsigned *hint);
+
+/* "expected 32 hex characters", "expected an array"...: what f's JSON value
+ * (or one element of it, when element) must look like. */
+const char *kvs_ojson_expected(const kvs_ojson_field *f, int element);
+
+static inline uint64_t kvs_ojson_ld64(const void *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t kvs_ojson_ld32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* a[0..n) == b[0..n) with a few overlapping word compares (keys are short). */
+static inline int kvs_ojson_name_eq(const char *a, const unsigned char *b, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (kvs_ojson_ld64(a + i) != kvs_ojson_ld64(b + i))
+                return 0;
+        return kvs_ojson_ld64(a + n - 8) == kvs_ojson_ld64(b + n - 8);
+    }
+    if (n >= 4)
+        return kvs_ojson_ld32(a) == kvs_ojson_ld32(b) && kvs_ojson_ld32(a + n - 4) == kvs_ojson_ld32(b + n - 4);
+    return !n || (a[0] == (char)b[0] && a[n / 2] == (char)b[n / 2] && a[n - 1] == (char)b[n - 1]);
+}
+
+/* ---- otlp_json_scalar.c: scalar text ------------------------------------ */
+
+enum {
+    KVS_OJ_NUM_OK = 0,
+    KVS_OJ_NUM_SYNTAX = -1,     /* not a JSON number */
+    KVS_OJ_NUM_RANGE = -2,      /* does not fit */
+    KVS_OJ_NUM_FRACTION = -3,   /* an integer was wanted */
+};
+
+/* An integral JSON number, exactly: sign and magnitude. A fraction or an
+ * exponent is accepted when the value is still an integer (1.5e3). */
+int kvs_ojson_parse_int(const char *s, size_t n, int *neg, uint64_t *mag);
+
+/* A JSON number (strict RFC 8259 grammar, checked here) to the nearest
+ * double: Clinger's exact fast path when the significand fits 53 bits and
+ * the power of ten is exact, strtod otherwise. strtod here and snprintf in
+ * kvs_ojson_format_double's rare fallback assume the C locale's '.' (the
+ * process never calls setlocale(LC_NUMERIC)). Texts of KVS_OJ_NUM_INLINE
+ * bytes or more need scratch of n + 1 bytes. Overflow to infinity is RANGE. */
+#define KVS_OJ_NUM_INLINE 64
+int kvs_ojson_parse_double(const char *s, size_t n, char *scratch, double *out);
+
+/* Returned by the decoders below when all went well; else the index of the
+ * first offending character. */
+#define KVS_OJ_OK_POS ((size_t)-1)
+
+/* 2 * nbytes hex characters (either case) into out[nbytes]. */
+size_t kvs_ojson_hex_decode(const unsigned char *s, size_t nbytes, uint8_t *out);
+
+/* Standard base64; "=" padding optional, but when present the text is whole
+ * 4-character groups with at most two "=" at the end. out needs
+ * n / 4 * 3 + 3 bytes. */
+size_t kvs_ojson_b64_decode(const unsigned char *s, size_t n, uint8_t *out, size_t *out_len);
+
+/* Longest text kvs_ojson_format_double writes. */
+#define KVS_OJ_DOUBLE_MAX 40
+
+/* Text that reads back as exactly v, as a JSON value: integers below 2^53
+ * without a fraction, "NaN" / "Infinity" / "-Infinity" with their quotes,
+ * else the shortest decimal (for subnormals: the first of 15, 16, 17
+ * significant digits that reads back). Not NUL-terminated; returns the
+ * length. */
+size_t kvs_ojson_format_double(char *out, double v);
+
+/* Standard base64 with padding, (n + 2) / 3 * 4 characters. */
+size_t kvs_ojson_b64_encode(const uint8_t *p, size_t n, char *out);
+
+/* Index of the first byte of s[0..n) that does not start a well-formed
+ * UTF-8 sequence (see kvs_ojson_utf8_seq), or n. */
+size_t kvs_ojson_utf8_check(const unsigned char *s, size_t n);
 
 /* Length of the well-formed UTF-8 sequence at s[0..n) whose first byte is
  * >= 0x80 (2, 3 or 4), or 0 when it is not well formed (stray continuation,

@@ -92,9 +92,6 @@ static int fill_field(kvs_ojson_field *jf, const ProtobufCFieldDescriptor *fd)
     case PROTOBUF_C_TYPE_FIXED64:
         jf->kind = KVS_OJ_U64, jf->elem_size = 8;
         break;
-    case PROTOBUF_C_TYPE_FLOAT:
-        jf->kind = KVS_OJ_FLOAT, jf->elem_size = 4;
-        break;
     case PROTOBUF_C_TYPE_DOUBLE:
         jf->kind = KVS_OJ_DOUBLE, jf->elem_size = 8;
         break;
@@ -159,6 +156,42 @@ static void build_all(void)
         !build(&opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor) ||
         !build(&opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor))
         g_broken = 1;
+}
+
+const kvs_ojson_field *kvs_ojson_lookup(const kvs_ojson_msg *m, const unsigned char *k, size_t n, unsigned *hint)
+{
+    /* From the hint on, so fields left out (defaults) cost a length compare. */
+    unsigned start = *hint < m->n ? *hint : 0;
+    for (unsigned j = 0; j < m->n; j++) {
+        unsigned i = start + j < m->n ? start + j : start + j - m->n;
+        if (m->f[i].camel_len == n && kvs_ojson_name_eq(m->f[i].camel, k, n)) {
+            *hint = i + 1;
+            return &m->f[i];
+        }
+    }
+    for (unsigned i = 0; i < m->n; i++)
+        if (m->f[i].snake_len == n && kvs_ojson_name_eq(m->f[i].snake, k, n)) {
+            *hint = i + 1;
+            return &m->f[i];
+        }
+    return NULL;
+}
+
+const char *kvs_ojson_expected(const kvs_ojson_field *f, int element)
+{
+    if (f->repeated && !element)
+        return "expected an array";
+    switch (f->kind) {
+    case KVS_OJ_STRING: return "expected a string";
+    case KVS_OJ_BYTES: return "expected a base64 string";
+    case KVS_OJ_HEX: return f->hex_bytes == 16 ? "expected 32 hex characters" : "expected 16 hex characters";
+    case KVS_OJ_BOOL: return "expected true or false";
+    case KVS_OJ_ENUM: return "expected an enum name or integer";
+    case KVS_OJ_I32: case KVS_OJ_U32: case KVS_OJ_I64: case KVS_OJ_U64:
+        return "expected an integer";
+    case KVS_OJ_DOUBLE: return "expected a number";
+    default: return "expected an object";
+    }
 }
 
 const kvs_ojson_msg *kvs_ojson_schema(const ProtobufCMessageDescriptor *root)

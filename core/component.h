@@ -76,6 +76,12 @@ static inline int kvs_connector_routes(unsigned routes, kvs_signal in, kvs_signa
     return routes == 0 || (routes & KVS_ROUTE(in, out)) != 0;
 }
 
+/* Gauges a component reports for the self-metrics endpoint: called with a
+ * name relative to the component's kind ("queue_size" of an exporter is
+ * served as kvscope_exporter_queue_size{exporter="<id>"}), one line of
+ * help, and the current value. */
+typedef void (*kvs_gauge_fn)(void *ctx, const char *name, const char *help, double value);
+
 typedef struct kvs_component_def {
     const char *type;
     kvs_kind kind;
@@ -89,6 +95,11 @@ typedef struct kvs_component_def {
     int (*consume)(void *state, kvs_batch *b, kvs_error *err);         /* NULL for receivers */
     void (*shutdown)(void *state, uint64_t deadline_ns);               /* may be NULL */
     void (*destroy)(void *state);
+    /* Optional: reports the component's gauges (exporters with a sending
+     * queue: its size and capacity) by calling emit once per gauge. Called
+     * from the self-metrics server's thread at any time between create and
+     * destroy, so it must only read what is safe to read concurrently. */
+    void (*gauges)(void *state, kvs_gauge_fn emit, void *ctx);
 } kvs_component_def;
 
 /* The component table (core/components.c). */

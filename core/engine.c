@@ -1,7 +1,11 @@
+/* The engine (see engine.h): graph construction, topological order,
+ * lifecycle, the host API components call, and the self-metrics endpoint
+ * (started before the components, stopped after them). */
 #include "core/engine.h"
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/selfmetrics.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,6 +18,9 @@ typedef struct instance instance;
 struct kvs_next {
     size_t n;
     instance **to;
+    /* Items sent through this hop by outcome, so a receiver wired for
+     * several signals has per-signal counts in self-metrics. */
+    atomic_uint_fast64_t ok, refused, invalid;
 };
 
 struct kvs_host {
@@ -51,11 +58,13 @@ struct kvs_engine {
     instance **inst;              /* topological order: receivers .. exporters */
     const kvs_telemetry **tels;
     int started;
+    kvs_selfmetrics *selfmetrics; /* NULL when not served */
 };
 
 int kvs_next_consume(kvs_next *next, kvs_batch *b, kvs_error *err)
 {
     int rc = 0;
+    size_t items = b->items;   /* a consumer may change the batch */
     for (size_t i = 0; i < next->n; i++) {
         instance *t = next->to[i];
         kvs_error e;
@@ -71,6 +80,7 @@ int kvs_next_consume(kvs_next *next, kvs_batch *b, kvs_error *err)
             }
         }
     }
+    kvs_tel_add(rc == 0 ? &next->ok : rc == KVS_E_INVALID ? &next->invalid : &next->refused, items);
     return rc;
 }
 
@@ -326,6 +336,11 @@ kvs_engine *kvs_engine_create(const kvs_service_cfg *cfg, const kvs_engine_opts 
 
 int kvs_engine_start(kvs_engine *e, kvs_error *err)
 {
+    if (!e->selfmetrics) {
+        int rc = kvs_selfmetrics_start(e, e->cfg, e->host.replay, &e->selfmetrics, err);
+        if (rc != 0)
+            return rc;
+    }
     /* Extensions (listed last) first, then exporters back to receivers. */
     for (size_t i = e->n; i-- > 0;) {
         instance *in = e->inst[i];
@@ -387,6 +402,8 @@ void kvs_engine_shutdown(kvs_engine *e)
     }
     if (kvs_now_ns() > deadline)
         KVS_WARN("engine", "shutdown took longer than service.shutdown_timeout");
+    kvs_selfmetrics_stop(e->selfmetrics);
+    e->selfmetrics = NULL;
 }
 
 void kvs_engine_destroy(kvs_engine *e)
@@ -395,6 +412,7 @@ void kvs_engine_destroy(kvs_engine *e)
         return;
     if (e->started)
         kvs_engine_shutdown(e);
+    kvs_selfmetrics_stop(e->selfmetrics);   /* a start that failed half way */
     for (size_t i = 0; i < e->n; i++) {
         instance *in = e->inst[i];
         if (in->created && in->def->destroy)
@@ -416,6 +434,29 @@ size_t kvs_engine_telemetry(const kvs_engine *e, const kvs_telemetry *const **ou
 {
     *out = e->tels;
     return e->n;
+}
+
+int kvs_engine_instance(const kvs_engine *e, size_t i, kvs_instance_info *out)
+{
+    if (i >= e->n)
+        return -1;
+    const instance *in = e->inst[i];
+    out->id = in->cc->id;
+    out->kind = in->cc->kind;
+    out->pipeline = in->pipe ? in->pipe->id : NULL;
+    out->signals = in->ctx.signals;
+    out->tel = &in->tel;
+    out->def = in->def;
+    out->state = in->state;
+    out->out_signals = 0;
+    for (int s = 0; s < KVS_NSIG; s++) {
+        if (in->next[s].n)
+            out->out_signals |= (unsigned)kvs_signal_at(s);
+        out->sent_ok[s] = kvs_tel_get(&in->next[s].ok);
+        out->sent_refused[s] = kvs_tel_get(&in->next[s].refused);
+        out->sent_invalid[s] = kvs_tel_get(&in->next[s].invalid);
+    }
+    return 0;
 }
 
 void kvs_engine_progress(const kvs_engine *e, uint64_t *bytes, uint64_t *files)

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/component.h"
 #include "core/log.h"
+#include "core/selfmetrics.h"
 #include "core/sending_queue.h"
 
 #include <ctype.h>
@@ -495,6 +496,15 @@ static void otlp_destroy(void *state)
     free(x);
 }
 
+/* Self-metrics: the sending queue's gauges. */
+static void otlp_gauges(void *state, kvs_gauge_fn emit, void *ctx)
+{
+    otlp_exp *x = state;
+    kvs_queue_stats st;
+    kvs_sending_queue_stats(x->q, &st);
+    kvs_queue_stats_emit(&st, emit, ctx);
+}
+
 const kvs_component_def kvs_exporter_otlp = {
     .type = "otlp",
     .kind = KVS_EXPORTER,
@@ -504,4 +514,5 @@ const kvs_component_def kvs_exporter_otlp = {
     .consume = otlp_consume,
     .shutdown = otlp_shutdown,
     .destroy = otlp_destroy,
+    .gauges = otlp_gauges,
 };

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/component.h"
 #include "core/log.h"
+#include "core/selfmetrics.h"
 #include "core/sending_queue.h"
 #include "formats/otlp_json.h"
 
@@ -525,6 +526,15 @@ static void http_destroy(void *state)
     free(x);
 }
 
+/* Self-metrics: the sending queue's gauges. */
+static void http_gauges(void *state, kvs_gauge_fn emit, void *ctx)
+{
+    http_exp *x = state;
+    kvs_queue_stats st;
+    kvs_sending_queue_stats(x->q, &st);
+    kvs_queue_stats_emit(&st, emit, ctx);
+}
+
 const kvs_component_def kvs_exporter_otlphttp = {
     .type = "otlphttp",
     .kind = KVS_EXPORTER,
@@ -534,4 +544,5 @@ const kvs_component_def kvs_exporter_otlphttp = {
     .consume = http_consume,
     .shutdown = http_shutdown,
     .destroy = http_destroy,
+    .gauges = http_gauges,
 };

@@ -1,0 +1,379 @@
+/* otlp_load: an OTLP/HTTP load generator for kvscope's otlp receiver.
+ *
+ * Builds a few ExportTraceServiceRequest bodies (protobuf) of LMCache-shaped
+ * spans once (a `request` root with typed attributes session_id,
+ * hit_tokens, requested_tokens, hit_rate, and the children
+ * mp.lookup_prefetch, mp.retrieve, mp.store with string attributes), then
+ * POSTs them over N concurrent keep-alive HTTP/1.1 connections with one
+ * libcurl multi handle, for a bounded time, optionally paced to an offered
+ * rate. Measures per-request latency (send to answer) and counts answers:
+ * 200 (spans accepted), 503/429 (refused: retry later), anything else.
+ *
+ *   otlp_load --url http://127.0.0.1:4318/v1/traces [--connections 8]
+ *             [--duration 10] [--rate SPANS_PER_S] [--requests-per-body 50]
+ *             [--max-requests N]
+ *
+ * Prints one summary line of key=value pairs (for scripts):
+ *   requests= ok= refused= errors= spans_offered= spans_ok= seconds=
+ *   spans_per_s= p50_ms= p99_ms= max_ms= body_bytes=
+ * Exit status 0 when the run completed (whatever the answers), 2 on usage
+ * or setup errors. */
+#include "core/otlp.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NBODIES 8
+#define MAX_LAT 20000000u   /* latencies kept (one uint32 of µs each) */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- the request bodies ---- */
+
+typedef struct kv_store {
+    kvs_kv kv[8];
+    kvs_kv *ptr[8];
+    kvs_any val[8];
+    char str[8][96];
+    size_t n;
+} kv_store;
+
+static void kv_str(kv_store *s, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void kv_str(kv_store *s, const char *key, const char *fmt, ...)
+{
+    size_t i = s->n++;
+    opentelemetry__proto__common__v1__key_value__init(&s->kv[i]);
+    opentelemetry__proto__common__v1__any_value__init(&s->val[i]);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->str[i], sizeof s->str[i], fmt, ap);
+    va_end(ap);
+    s->kv[i].key = (char *)key;
+    s->val[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+    s->val[i].string_value = s->str[i];
+    s->kv[i].value = &s->val[i];
+    s->ptr[i] = &s->kv[i];
+}
+
+static void kv_int(kv_store *s, const char *key, int64_t v)
+{
+    size_t i = s->n++;
+    opentelemetry__proto__common__v1__key_value__init(&s->kv[i]);
+    opentelemetry__proto__common__v1__any_value__init(&s->val[i]);
+    s->kv[i].key = (char *)key;
+    s->val[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+    s->val[i].int_value = v;
+    s->kv[i].value = &s->val[i];
+    s->ptr[i] = &s->kv[i];
+}
+
+static void kv_double(kv_store *s, const char *key, double v)
+{
+    size_t i = s->n++;
+    opentelemetry__proto__common__v1__key_value__init(&s->kv[i]);
+    opentelemetry__proto__common__v1__any_value__init(&s->val[i]);
+    s->kv[i].key = (char *)key;
+    s->val[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
+    s->val[i].double_value = v;
+    s->kv[i].value = &s->val[i];
+    s->ptr[i] = &s->kv[i];
+}
+
+typedef struct span_store {
+    kvs_span span;
+    kv_store attrs;
+    uint8_t trace_id[16], span_id[8], parent[8];
+} span_store;
+
+static const char *const models[] = { "meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-7B-Instruct" };
+
+static void ids(uint8_t *out, size_t n, uint64_t a, uint64_t b)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint8_t)((i < 8 ? a >> (8 * i) : b >> (8 * (i - 8))) ^ (0x5a + i));
+}
+
+static void span_init(span_store *s, const char *name, uint64_t t0, int parent)
+{
+    opentelemetry__proto__trace__v1__span__init(&s->span);
+    s->span.name = (char *)name;
+    s->span.trace_id.data = s->trace_id;
+    s->span.trace_id.len = 16;
+    s->span.span_id.data = s->span_id;
+    s->span.span_id.len = 8;
+    if (parent) {
+        s->span.parent_span_id.data = s->parent;
+        s->span.parent_span_id.len = 8;
+    }
+    s->span.kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_INTERNAL;
+    s->span.start_time_unix_nano = t0;
+    s->span.end_time_unix_nano = t0 + 1500000;
+}
+
+/* One ExportTraceServiceRequest of `nreq` LMCache requests (4 spans each),
+ * packed into a malloc'd buffer. */
+static uint8_t *build_body(unsigned variant, size_t nreq, size_t *len)
+{
+    size_t nspans = nreq * 4;
+    span_store *ss = calloc(nspans, sizeof *ss);
+    kvs_span **sp = calloc(nspans, sizeof *sp);
+    if (!ss || !sp) {
+        free(ss);
+        free(sp);
+        return NULL;
+    }
+    uint64_t t0 = (uint64_t)time(NULL) * 1000000000u;
+    for (size_t r = 0; r < nreq; r++) {
+        uint64_t n = (uint64_t)variant * 1000003u + r;
+        span_store *root = &ss[r * 4];
+        span_init(root, "request", t0, 0);
+        ids(root->trace_id, 16, n * 2654435761u + 1, n + 7);
+        ids(root->span_id, 8, n * 4 + 1, 0);
+        long requested = 256 * (long)(4 + n % 13), hit = 256 * (long)(n % 5);
+        kv_str(&root->attrs, "session_id", "session-%" PRIu64, n);
+        kv_int(&root->attrs, "hit_tokens", hit);
+        kv_int(&root->attrs, "requested_tokens", requested);
+        kv_double(&root->attrs, "hit_rate", ((double)hit + 0.5) / (double)(requested + 1));
+        static const char *const child[] = { "mp.lookup_prefetch", "mp.retrieve", "mp.store" };
+        for (int c = 0; c < 3; c++) {
+            span_store *s = &ss[r * 4 + 1 + (size_t)c];
+            span_init(s, child[c], t0 + 100000 * (uint64_t)(c + 1), 1);
+            memcpy(s->trace_id, root->trace_id, 16);
+            memcpy(s->parent, root->span_id, 8);
+            ids(s->span_id, 8, n * 4 + 2 + (uint64_t)c, 0);
+            kv_str(&s->attrs, "model_name", "%s", models[n % 2]);
+            if (c == 0)
+                kv_str(&s->attrs, "cache_salt", "salt-%lu", (unsigned long)(n % 4));
+            else if (c == 1)
+                kv_str(&s->attrs, "location", "%s", n % 2 ? "LocalCPUBackend" : "LocalDiskBackend");
+            else
+                kv_str(&s->attrs, "kv_bytes", "%lu", (unsigned long)(131072 * (1 + n % 7)));
+            kv_str(&s->attrs, "chunk_size", "%d", 256);
+        }
+    }
+    for (size_t i = 0; i < nspans; i++) {
+        ss[i].span.n_attributes = ss[i].attrs.n;
+        ss[i].span.attributes = ss[i].attrs.ptr;
+        sp[i] = &ss[i].span;
+    }
+    kvs_scope scope;
+    opentelemetry__proto__common__v1__instrumentation_scope__init(&scope);
+    scope.name = "lmcache_mp.server";
+    scope.version = "0.1.0";
+    kvs_scope_spans sc;
+    opentelemetry__proto__trace__v1__scope_spans__init(&sc);
+    sc.scope = &scope;
+    sc.n_spans = nspans;
+    sc.spans = sp;
+    kvs_scope_spans *scp = &sc;
+    kv_store rattrs = { 0 };
+    kv_str(&rattrs, "service.name", "%s", "lmcache-mp-server");
+    kv_str(&rattrs, "service.instance.id", "bench-%u", variant);
+    kvs_resource res;
+    opentelemetry__proto__resource__v1__resource__init(&res);
+    res.n_attributes = rattrs.n;
+    res.attributes = rattrs.ptr;
+    kvs_resource_spans rs;
+    opentelemetry__proto__trace__v1__resource_spans__init(&rs);
+    rs.resource = &res;
+    rs.n_scope_spans = 1;
+    rs.scope_spans = &scp;
+    kvs_resource_spans *rsp = &rs;
+    kvs_traces_req req;
+    opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(&req);
+    req.n_resource_spans = 1;
+    req.resource_spans = &rsp;
+    *len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(&req);
+    uint8_t *buf = malloc(*len ? *len : 1);
+    if (buf)
+        opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, buf);
+    free(ss);
+    free(sp);
+    return buf;
+}
+
+/* ---- the load ---- */
+
+typedef struct conn {
+    CURL *h;
+    uint64_t started;
+    int busy;
+} conn;
+
+typedef struct opts {
+    const char *url;
+    int connections;
+    double duration, rate;
+    size_t per_body;
+    uint64_t max_requests;
+} opts;
+
+static size_t discard(char *p, size_t s, size_t n, void *u)
+{
+    (void)p;
+    (void)u;
+    return s * n;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: otlp_load --url URL [--connections N] [--duration S] [--rate SPANS_PER_S]\n"
+                    "                 [--requests-per-body N] [--max-requests N]\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    opts o = { NULL, 8, 10, 0, 50, 0 };
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v)
+            return usage();
+        if (strcmp(a, "--url") == 0)
+            o.url = v;
+        else if (strcmp(a, "--connections") == 0)
+            o.connections = atoi(v);
+        else if (strcmp(a, "--duration") == 0)
+            o.duration = atof(v);
+        else if (strcmp(a, "--rate") == 0)
+            o.rate = atof(v);
+        else if (strcmp(a, "--requests-per-body") == 0)
+            o.per_body = (size_t)atol(v);
+        else if (strcmp(a, "--max-requests") == 0)
+            o.max_requests = (uint64_t)atoll(v);
+        else
+            return usage();
+        i++;
+    }
+    if (!o.url || o.connections < 1 || o.connections > 1024 || o.duration <= 0 || o.duration > 3600 ||
+        o.per_body < 1 || o.per_body > 100000 || o.rate < 0)
+        return usage();
+    uint8_t *body[NBODIES];
+    size_t blen[NBODIES];
+    for (unsigned b = 0; b < NBODIES; b++)
+        if (!(body[b] = build_body(b, o.per_body, &blen[b]))) {
+            fprintf(stderr, "otlp_load: out of memory\n");
+            return 2;
+        }
+    uint64_t spans_per_body = o.per_body * 4;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURLM *m = curl_multi_init();
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+    hdr = curl_slist_append(hdr, "Expect:");
+    conn *cs = calloc((size_t)o.connections, sizeof *cs);
+    uint32_t *lat = malloc(MAX_LAT * sizeof *lat);
+    if (!m || !hdr || !cs || !lat) {
+        fprintf(stderr, "otlp_load: setup failed\n");
+        return 2;
+    }
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o.connections);
+    for (int i = 0; i < o.connections; i++) {
+        cs[i].h = curl_easy_init();
+        curl_easy_setopt(cs[i].h, CURLOPT_URL, o.url);
+        curl_easy_setopt(cs[i].h, CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(cs[i].h, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(cs[i].h, CURLOPT_TIMEOUT_MS, 30000L);
+        curl_easy_setopt(cs[i].h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(cs[i].h, CURLOPT_PRIVATE, &cs[i]);
+        curl_easy_setopt(cs[i].h, CURLOPT_TCP_NODELAY, 1L);
+    }
+    uint64_t requests = 0, ok = 0, refused = 0, errors = 0, started = 0, nlat = 0, max_lat = 0;
+    uint64_t t0 = now_ns(), end = t0 + (uint64_t)(o.duration * 1e9);
+    double interval_ns = o.rate > 0 ? 1e9 * (double)spans_per_body / o.rate : 0;
+    double next_at = (double)t0;
+    int running = 0;
+    for (;;) {
+        uint64_t t = now_ns();
+        int stop = t >= end || (o.max_requests && started >= o.max_requests);
+        /* Start idle connections (paced when a rate is set). */
+        for (int i = 0; i < o.connections && !stop; i++) {
+            if (cs[i].busy)
+                continue;
+            if (interval_ns > 0 && (double)t < next_at)
+                break;
+            unsigned b = (unsigned)(started % NBODIES);
+            curl_easy_setopt(cs[i].h, CURLOPT_POSTFIELDS, (const char *)body[b]);
+            curl_easy_setopt(cs[i].h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen[b]);
+            cs[i].started = t;
+            cs[i].busy = 1;
+            curl_multi_add_handle(m, cs[i].h);
+            started++;
+            if (interval_ns > 0) {
+                next_at += interval_ns;
+                if (next_at < (double)t - 1e9)   /* fell behind by > 1 s: do not burst */
+                    next_at = (double)t - 1e9;
+            }
+            if (o.max_requests && started >= o.max_requests)
+                break;
+        }
+        curl_multi_perform(m, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(m, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            conn *c;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+            long code = 0;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+            uint64_t us = (now_ns() - c->started) / 1000;
+            if (nlat < MAX_LAT)
+                lat[nlat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+            if (us > max_lat)
+                max_lat = us;
+            requests++;
+            if (msg->data.result == CURLE_OK && code == 200)
+                ok++;
+            else if (msg->data.result == CURLE_OK && (code == 503 || code == 429))
+                refused++;
+            else
+                errors++;
+            curl_multi_remove_handle(m, msg->easy_handle);
+            c->busy = 0;
+        }
+        int busy = 0;
+        for (int i = 0; i < o.connections; i++)
+            busy += cs[i].busy;
+        if (stop && busy == 0)
+            break;
+        long wait_ms = 5;
+        if (interval_ns > 0 && !stop) {
+            double d = (next_at - (double)now_ns()) / 1e6;
+            wait_ms = d < 0 ? 0 : d > 5 ? 5 : (long)d;
+        }
+        curl_multi_poll(m, NULL, 0, (int)wait_ms, NULL);
+    }
+    double secs = (double)(now_ns() - t0) / 1e9;
+    qsort(lat, nlat, sizeof *lat, cmp_u32);
+    double p50 = nlat ? lat[nlat / 2] / 1000.0 : 0, p99 = nlat ? lat[(nlat * 99) / 100] / 1000.0 : 0;
+    printf("requests=%" PRIu64 " ok=%" PRIu64 " refused=%" PRIu64 " errors=%" PRIu64 " spans_offered=%" PRIu64
+           " spans_ok=%" PRIu64 " seconds=%.2f spans_per_s=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f body_bytes=%zu\n",
+           requests, ok, refused, errors, requests * spans_per_body, ok * spans_per_body, secs,
+           secs > 0 ? (double)(ok * spans_per_body) / secs : 0, p50, p99, (double)max_lat / 1000.0, blen[0]);
+    for (int i = 0; i < o.connections; i++)
+        curl_easy_cleanup(cs[i].h);
+    curl_multi_cleanup(m);
+    curl_slist_free_all(hdr);
+    curl_global_cleanup();
+    for (unsigned b = 0; b < NBODIES; b++)
+        free(body[b]);
+    free(cs);
+    free(lat);
+    return 0;
+}

@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# bench/otlp_pipeline.sh: the drop-in path under load.
+#
+#   otlp_load (libcurl, N connections, OTLP/HTTP protobuf)
+#     -> kvscope under test: otlp receiver -> [memory_limiter] -> batch -> otlp exporter (gRPC)
+#     -> sink: a second kvscope, otlp receiver -> debug exporter (stderr to /dev/null)
+#
+# Three runs, each with a fresh pair of processes on 127.0.0.1:
+#   max       unpaced load for DURATION s: spans/s taken in (answered 200)
+#             and end to end (reached the sink, drain included), CPU seconds per million
+#             spans (utime+stime of the kvscope under test, /proc/PID/stat),
+#             p50/p99 request latency (measured by otlp_load), peak RSS (VmHWM)
+#   steady    paced at STEADY_RATE spans/s for DURATION s: the same, and the
+#             largest RSS sampled every 100 ms
+#   overload  memory_limiter (LIMIT_MIB) in front, a slow sink (debug at
+#             `normal` verbosity: one line per span), offered 3x the max
+#             run's rate for OVERLOAD_S s (<= 60): RSS sampled against the
+#             limit, 503 answers counted, and count in (spans answered 200)
+#             = count out (spans the sink accepted, after the drain)
+# Every run is bounded in time; every process is killed on exit.
+#
+# Environment: BUILD_DIR (build-otlpbench), SKIP_BUILD=1, RUNS ("max steady
+# overload"), DURATION (15), CONNECTIONS (8; steady: STEADY_CONNECTIONS, 2x;
+# overload: 4x), RPB (LMCache requests per body,
+# 50 = 200 spans), STEADY_RATE (200000), OVERLOAD_S (20), OVERLOAD_X (3),
+# LIMIT_MIB (96), CAPACITY (spans/s; default: the end-to-end rate of `max`),
+# COMPRESSION (none: exporter -> sink; or gzip), KEEP=1 (keep logs).
+set -u
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+BUILD_DIR=${BUILD_DIR:-build-otlpbench}
+RUNS=${RUNS:-"max steady overload"}
+DURATION=${DURATION:-15}
+CONNECTIONS=${CONNECTIONS:-8}
+RPB=${RPB:-50}
+STEADY_RATE=${STEADY_RATE:-200000}
+OVERLOAD_S=${OVERLOAD_S:-20}
+OVERLOAD_X=${OVERLOAD_X:-3}
+LIMIT_MIB=${LIMIT_MIB:-96}
+COMPRESSION=${COMPRESSION:-none}
+[ "$OVERLOAD_S" -le 60 ] || { echo "otlp_pipeline.sh: OVERLOAD_S is at most 60" >&2; exit 2; }
+[ "$DURATION" -le 120 ] || { echo "otlp_pipeline.sh: DURATION is at most 120" >&2; exit 2; }
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    echo "== building kvscope and otlp_load (Release) in $BUILD_DIR"
+    cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DKVS_TESTS=OFF >/dev/null || exit 1
+    cmake --build "$BUILD_DIR" -j2 --target kvscope otlp_load >/dev/null || exit 1
+fi
+case "$BUILD_DIR" in /*) BDIR=$BUILD_DIR ;; *) BDIR=$ROOT/$BUILD_DIR ;; esac
+KVSCOPE=$BDIR/kvscope
+LOAD=$BDIR/otlp_load
+[ -x "$KVSCOPE" ] && [ -x "$LOAD" ] || { echo "otlp_pipeline.sh: $KVSCOPE or $LOAD missing" >&2; exit 1; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvs_otlpbench.XXXXXX")
+TPID=
+SPID=
+MPID=
+cleanup() {
+    for p in $MPID $TPID $SPID; do
+        kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    done
+    if [ "${KEEP:-0}" = 1 ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+
+free_port() {
+    local p i
+    for i in $(seq 1 50); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+    done
+    return 1
+}
+wait_port() {
+    local i
+    for i in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+selfmetric() {   # PORT SERIES
+    curl -s --max-time 2 "http://127.0.0.1:$1/metrics" | awk -v s="$2" 'index($0, s " ") == 1 { print $2; exit }'
+}
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+field() { echo "$2" | sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }
+TCK=$(getconf CLK_TCK)
+
+# start_pair NAME VERBOSITY MEMLIMIT(0|MiB)
+start_pair() {
+    HTTP_PORT=$(free_port) && SINK_PORT=$(free_port) && TM_PORT=$(free_port) && SM_PORT=$(free_port) || return 1
+    cat >"$TMP/$1-sink.yaml" <<EOF
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:$SINK_PORT
+        max_recv_msg_size_mib: 64
+exporters:
+  debug:
+    verbosity: $2
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:$SM_PORT
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [debug]
+EOF
+    local procs="[batch]" memlim=""
+    if [ "$3" != 0 ]; then
+        procs="[memory_limiter, batch]"
+        memlim="  memory_limiter:
+    check_interval: 100ms
+    limit_mib: $3
+    spike_limit_mib: $(($3 / 4))"
+    fi
+    cat >"$TMP/$1-test.yaml" <<EOF
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:$HTTP_PORT
+processors:
+$memlim
+  batch:
+    send_batch_size: 8192
+    send_batch_max_size: 16384
+    timeout: 200ms
+exporters:
+  otlp:
+    endpoint: 127.0.0.1:$SINK_PORT
+    tls:
+      insecure: true
+    compression: $COMPRESSION
+    sending_queue:
+      num_consumers: 4
+      queue_size: 100000
+    retry_on_failure:
+      initial_interval: 100ms
+      max_interval: 1s
+      max_elapsed_time: 0
+service:
+  shutdown_timeout: 30s
+  telemetry:
+    metrics:
+      address: 127.0.0.1:$TM_PORT
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: $procs
+      exporters: [otlp]
+EOF
+    "$KVSCOPE" run --config "$TMP/$1-sink.yaml" 2>/dev/null >/dev/null &
+    SPID=$!
+    "$KVSCOPE" run --config "$TMP/$1-test.yaml" >"$TMP/$1-test.log" 2>&1 &
+    TPID=$!
+    wait_port "$SINK_PORT" && wait_port "$HTTP_PORT" && wait_port "$TM_PORT"
+}
+
+stop_pair() {
+    kill -TERM "$TPID" 2>/dev/null
+    for i in $(seq 1 400); do kill -0 "$TPID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$TPID" "$SPID" 2>/dev/null
+    wait "$TPID" "$SPID" 2>/dev/null
+    TPID=
+    SPID=
+}
+
+# Samples VmRSS (kB) of $1 every 100 ms into $2 (max kept), until killed.
+rss_sampler() {
+    local max=0 v
+    while kill -0 "$1" 2>/dev/null; do
+        v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+        [ -n "$v" ] && [ "$v" -gt "$max" ] && { max=$v; echo "$max" >"$2"; }
+        sleep 0.1
+    done
+}
+
+# Waits (<= 60 s) until the sink accepted $1 spans; prints what it has.
+drain_to() {
+    local i v
+    for i in $(seq 1 120); do
+        v=$(selfmetric "$SM_PORT" 'kvscope_receiver_accepted_spans_total{receiver="otlp"}')
+        [ "$v" = "$1" ] && break
+        sleep 0.5
+    done
+    echo "${v:-0}"
+}
+
+# run NAME VERBOSITY MEMLIMIT SECONDS RATE(0 = unpaced) CONNECTIONS
+run() {
+    if ! start_pair "$1" "$2" "$3"; then
+        echo "== $1: kvscope did not start"; cat "$TMP/$1-test.log"; return 1
+    fi
+    echo 0 >"$TMP/$1-rss"
+    rss_sampler "$TPID" "$TMP/$1-rss" &
+    MPID=$!
+    local c0 c1 out
+    c0=$(cpu_ticks "$TPID")
+    out=$("$LOAD" --url "http://127.0.0.1:$HTTP_PORT/v1/traces" --connections "$6" --duration "$4" \
+        --rate "$5" --requests-per-body "$RPB")
+    c1=$(cpu_ticks "$TPID")
+    local hwm ok got accepted refused cpu drops secs t_end e2e
+    hwm=$(hwm_kb "$TPID")
+    ok=$(field spans_ok "$out")
+    secs=$(field seconds "$out")
+    t_end=$(date +%s.%N)
+    got=$(drain_to "$ok")
+    # End to end: spans that reached the sink over the load time plus the drain.
+    e2e=$(awk -v n="$got" -v s="$secs" -v a="$t_end" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", n / (s + b - a) }')
+    accepted=$(selfmetric "$TM_PORT" 'kvscope_receiver_accepted_spans_total{receiver="otlp"}')
+    refused=$(selfmetric "$TM_PORT" 'kvscope_receiver_refused_spans_total{receiver="otlp"}')
+    drops=$(curl -s --max-time 2 "http://127.0.0.1:$TM_PORT/metrics" | grep '^kvscope_[a-z]*_dropped_' | awk '{ s += $2 } END { print s + 0 }')
+    kill "$MPID" 2>/dev/null; wait "$MPID" 2>/dev/null; MPID=
+    local maxrss
+    maxrss=$(cat "$TMP/$1-rss")
+    cpu=$(awk -v a="$c0" -v b="$c1" -v t="$TCK" -v n="$ok" 'BEGIN { if (n > 0) printf "%.3f", (b - a) / t / (n / 1e6); else print "n/a" }')
+    echo "== $1: $out"
+    printf '   %-9s end_to_end_spans/s=%s (load %ss + drain to the sink)\n' "$1" "$e2e" "$secs"
+    printf '   %-9s spans/s=%s cpu_s_per_M=%s p50_ms=%s p99_ms=%s peak_rss_mb=%.1f max_sampled_rss_mb=%.1f\n' \
+        "$1" "$(field spans_per_s "$out")" "$cpu" "$(field p50_ms "$out")" "$(field p99_ms "$out")" \
+        "$(awk -v v="${hwm:-0}" 'BEGIN { print v / 1024 }')" "$(awk -v v="${maxrss:-0}" 'BEGIN { print v / 1024 }')"
+    printf '   %-9s count_in=%s (answered 200) kvscope_accepted=%s sink_accepted=%s refused(503)=%s dropped=%s %s\n' \
+        "" "$ok" "$accepted" "$got" "${refused:-0}" "$drops" \
+        "$([ "$ok" = "$got" ] && [ "$ok" = "$accepted" ] && echo "in=out: yes" || echo "in=out: NO")"
+    LAST_RATE=$e2e
+    LAST_MAXRSS_KB=$maxrss
+    LAST_OK=$ok
+    LAST_GOT=$got
+    stop_pair
+}
+
+echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every number)"
+echo "== body: $RPB LMCache requests = $((RPB * 4)) spans per request, $CONNECTIONS connections, exporter compression $COMPRESSION"
+status=0
+CAP=${CAPACITY:-}
+for r in $RUNS; do
+    case "$r" in
+    max)
+        run max basic 0 "$DURATION" 0 "$CONNECTIONS" || status=1
+        CAP=${CAPACITY:-${LAST_RATE%.*}}
+        ;;
+    steady)
+        run steady basic 0 "$DURATION" "$STEADY_RATE" "${STEADY_CONNECTIONS:-$((CONNECTIONS * 2))}" || status=1
+        ;;
+    overload)
+        [ -n "$CAP" ] || CAP=300000
+        rate=$((CAP * OVERLOAD_X))
+        echo "== overload: offered $rate spans/s (${OVERLOAD_X}x $CAP) for ${OVERLOAD_S}s, limit_mib $LIMIT_MIB, slow sink"
+        run overload normal "$LIMIT_MIB" "$OVERLOAD_S" "$rate" $((CONNECTIONS * 4)) || status=1
+        lim_kb=$((LIMIT_MIB * 1024))
+        if [ "$LAST_MAXRSS_KB" -le "$lim_kb" ]; then echo "   overload: RSS stayed under limit_mib: yes"
+        else echo "   overload: RSS stayed under limit_mib: NO ($LAST_MAXRSS_KB kB > $lim_kb kB)"; status=1; fi
+        [ "$LAST_OK" = "$LAST_GOT" ] || status=1
+        ;;
+    *) echo "unknown run $r"; status=2 ;;
+    esac
+done
+exit $status

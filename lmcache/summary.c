@@ -22,7 +22,7 @@ static void families(kvs_buf *o, const kvs_lmc_diagnosis *d)
         const kvs_lmc_surface_row *sr = &d->surfaces[s];
         if (sr->family_count == 0)
             continue;
-        kvs_buf_printf(o, "  %-26s %3zu / %3zu / %3zu / %3zu   %s\n", kvs_lmc_fsurface_name(sr->surface),
+        kvs_buf_printf(o, "  %-28s %3zu / %3zu / %3zu / %3zu   %s\n", kvs_lmc_fsurface_name(sr->surface),
                        sr->populated, sr->zero, sr->missing, sr->not_applicable, kvs_lmc_sstatus_name(sr->status));
         /* Name the families a person has to look at: missing ones, then zero. */
         for (int want = KVS_LMC_ST_MISSING; want >= KVS_LMC_ST_ZERO; want--) {

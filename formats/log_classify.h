@@ -6,11 +6,17 @@
  * the line's source (lmcache, vllm, sglang) and its severity word.
  *
  * Matching is by whole words, case-insensitively, on the line with ANSI
- * escapes removed: a word matches only between non-alphanumerics, so
- * "Starting StoreController" is not a store, "restored" is not "stored"
- * and "multiprocessing" is not "prefill". Source names (LMCache, vLLM,
- * SGLang, P2P, NIXL) also match as the head of a CamelCase identifier
- * (LMCacheEngine, P2PBackend). Phrases match across any run of spaces.
+ * escapes removed: a word matches only where regex \b would (no letter,
+ * digit or '_' on either side), so "Starting StoreController" is not a
+ * store, "restored" is not "stored", "kv_transfer_config" is not a
+ * transfer and "prefilled" is not "prefill". Source names (LMCache, vLLM,
+ * SGLang, P2P, NIXL) also match as identifier heads and tails (lmcache_mp,
+ * enable_p2p, LMCacheEngine, P2PBackend). Phrases match across any run of
+ * spaces. A PD role needs a PD word and a role word ("NIXL sender"); the
+ * role noun alone ("decoder ring") is not one.
+ * The source is told by the line's own format first (LMCache's
+ * "[date] LMCache LEVEL:", vLLM's "LEVEL MM-DD hh:mm:ss", SGLang's
+ * "[YYYY-MM-DD hh:mm:ss TP0]"), then by its words, then by the file.
  * Connectors are matched case-sensitively as whole identifiers, longest
  * first: LMCacheConnectorV1Dynamic and LMCacheConnectorV1 mean embedded
  * LMCache, LMCacheMPConnector the MP server; the bare LMCacheConnector is

@@ -27,6 +27,9 @@ typedef struct batch_proc {
     size_t npending, cap;
     uint64_t pending_items;
     uint64_t oldest_ns;
+    kvs_batch **stalled;           /* sent, refused downstream, to retry in order */
+    size_t nstalled, stalled_cap;
+    uint64_t retry_at, backoff_ns;
 } batch_proc;
 
 static const char *const keys[] = { "send_batch_size", "timeout", "send_batch_max_size", NULL };
@@ -323,6 +326,33 @@ static long take(kvs_batch *out, const kvs_batch *src, cut *c, size_t max)
     return (long)taken;
 }
 
+/* Holds a refused request for retry (takes the reference). */
+static void stall(batch_proc *b, kvs_batch *out)
+{
+    pthread_mutex_lock(&b->lock);
+    if (b->nstalled == b->stalled_cap) {
+        size_t cap = b->stalled_cap ? b->stalled_cap * 2 : 4;
+        kvs_batch **g = realloc(b->stalled, cap * sizeof *g);
+        if (!g) {
+            pthread_mutex_unlock(&b->lock);
+            kvs_tel_drop(b->tel, "out_of_memory", out->items);
+            kvs_batch_unref(out);
+            return;
+        }
+        b->stalled = g;
+        b->stalled_cap = cap;
+    }
+    if (b->nstalled == 0) {
+        b->backoff_ns = 5 * KVS_MS;
+        b->retry_at = kvs_now_ns() + b->backoff_ns;
+        KVS_WARN(b->id, "the next stage refuses: holding %zu %s and refusing new input until it accepts",
+                 out->items, kvs_signal_unit(b->signal));
+    }
+    b->stalled[b->nstalled++] = out;
+    pthread_cond_signal(&b->cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
 static void send_one(batch_proc *b, kvs_batch *out)
 {
     kvs_batch_recount(out);
@@ -331,13 +361,48 @@ static void send_one(batch_proc *b, kvs_batch *out)
         return;
     }
     kvs_error err;
-    if (kvs_next_consume(b->next, out, &err) != 0) {
-        /* The batch processor already answered OK upstream: count the loss. */
-        kvs_tel_drop(b->tel, err.code == KVS_E_REFUSED ? "downstream_refused" : "downstream_rejected",
-                     out->items);
-        KVS_WARN(b->id, "dropped %zu %s: %s", out->items, kvs_signal_unit(b->signal), err.msg);
+    int rc = kvs_next_consume(b->next, out, &err);
+    if (rc == KVS_E_REFUSED) {
+        stall(b, out);
+        return;
+    }
+    if (rc != 0) {
+        kvs_tel_drop(b->tel, "downstream_rejected", out->items);
+        KVS_WARN(b->id, "dropped %zu %s rejected by the next stage: %s", out->items, kvs_signal_unit(b->signal),
+                 err.msg);
     }
     kvs_batch_unref(out);
+}
+
+/* Retries held requests in order until one is refused again (timer thread
+ * and shutdown only). Returns 1 when none is left. */
+static int retry_stalled(batch_proc *b)
+{
+    for (;;) {
+        pthread_mutex_lock(&b->lock);
+        if (b->nstalled == 0) {
+            pthread_mutex_unlock(&b->lock);
+            return 1;
+        }
+        kvs_batch *first = b->stalled[0];
+        pthread_mutex_unlock(&b->lock);
+        kvs_error err;
+        int rc = kvs_next_consume(b->next, first, &err);
+        pthread_mutex_lock(&b->lock);
+        if (rc == KVS_E_REFUSED) {
+            if (b->backoff_ns < 500 * KVS_MS)
+                b->backoff_ns *= 2;
+            b->retry_at = kvs_now_ns() + b->backoff_ns;
+            pthread_mutex_unlock(&b->lock);
+            return 0;
+        }
+        memmove(b->stalled, b->stalled + 1, (b->nstalled - 1) * sizeof *b->stalled);
+        b->nstalled--;
+        pthread_mutex_unlock(&b->lock);
+        if (rc != 0)
+            kvs_tel_drop(b->tel, "downstream_rejected", first->items);
+        kvs_batch_unref(first);
+    }
 }
 
 /* Sends the given batches as merged requests (respecting max_size). Takes
@@ -409,16 +474,27 @@ static void *timer_main(void *arg)
     batch_proc *b = arg;
     pthread_mutex_lock(&b->lock);
     while (!b->stop) {
-        if (b->npending == 0) {
+        uint64_t now = kvs_now_ns();
+        if (b->nstalled && now >= b->retry_at) {
+            pthread_mutex_unlock(&b->lock);
+            retry_stalled(b);
+            pthread_mutex_lock(&b->lock);
+            continue;
+        }
+        uint64_t due = b->npending ? b->oldest_ns + b->timeout_ns : UINT64_MAX;
+        if (b->nstalled && b->retry_at < due)
+            due = b->retry_at;
+        if (due == UINT64_MAX) {
             pthread_cond_wait(&b->cond, &b->lock);
             continue;
         }
-        uint64_t due = b->oldest_ns + b->timeout_ns;
-        if (kvs_now_ns() < due) {
+        if (now < due) {
             struct timespec ts = kvs_timespec(due);
             pthread_cond_timedwait(&b->cond, &b->lock, &ts);
             continue;
         }
+        if (!b->npending || now < b->oldest_ns + b->timeout_ns)
+            continue;
         size_t n;
         kvs_batch **all = grab(b, &n);
         pthread_mutex_unlock(&b->lock);
@@ -445,6 +521,11 @@ static int batch_consume(void *state, kvs_batch *in, kvs_error *err)
     if (in->items == 0)
         return 0;
     pthread_mutex_lock(&b->lock);
+    if (b->nstalled) {
+        pthread_mutex_unlock(&b->lock);
+        kvs_tel_add(&b->tel->refused, in->items);
+        return kvs_errorf(err, KVS_E_REFUSED, "%s: the next stage refuses; retry later", b->id);
+    }
     if (b->npending == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 16;
         kvs_batch **g = realloc(b->pending, cap * sizeof *g);
@@ -492,11 +573,26 @@ static void batch_shutdown(void *state, uint64_t deadline_ns)
     }
     send_all(b, all, n);
     free(all);
+    /* Held requests get until the deadline, then are counted as lost. */
+    while (!retry_stalled(b) && kvs_now_ns() < deadline_ns) {
+        struct timespec ts = kvs_timespec(10 * KVS_MS);
+        nanosleep(&ts, NULL);
+    }
+    for (size_t i = 0; i < b->nstalled; i++) {
+        kvs_tel_drop(b->tel, "shutdown_timeout", b->stalled[i]->items);
+        KVS_ERROR(b->id, "shutdown deadline: %zu %s still refused downstream are lost", b->stalled[i]->items,
+                  kvs_signal_unit(b->signal));
+        kvs_batch_unref(b->stalled[i]);
+    }
+    b->nstalled = 0;
 }
 
 static void batch_destroy(void *state)
 {
     batch_proc *b = state;
+    for (size_t i = 0; i < b->nstalled; i++)
+        kvs_batch_unref(b->stalled[i]);
+    free(b->stalled);
     for (size_t i = 0; i < b->npending; i++)
         kvs_batch_unref(b->pending[i]);
     free(b->pending);

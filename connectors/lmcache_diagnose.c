@@ -447,75 +447,66 @@ static void derived_metrics(metrics_out *o, const kvs_lmc_diagnosis *dg, const g
                                        kvs_lmc_claim_name(dg->mode.arch_claim), NULL });
 }
 
-/* Wraps records / metrics in a request with kvscope's resource and scope. */
-static kvs_batch *wrap_logs(kvs_arena *a, kvs_log_record **recs, size_t n)
+/* kvscope's own resource and scope, for what the connector emits. */
+static int own_identity(kvs_arena *a, kvs_resource **res, kvs_scope **sc)
 {
-    kvs_logs_req *req = kvs_arena_alloc(a, sizeof *req);
-    kvs_resource_logs *rl = kvs_arena_alloc(a, sizeof *rl);
-    kvs_resource *res = kvs_arena_alloc(a, sizeof *res);
-    kvs_scope_logs *sl = kvs_arena_alloc(a, sizeof *sl);
-    kvs_scope *sc = kvs_arena_alloc(a, sizeof *sc);
-    kvs_resource_logs **rls = kvs_arena_alloc(a, sizeof *rls);
-    kvs_scope_logs **sls = kvs_arena_alloc(a, sizeof *sls);
-    if (!req || !rl || !res || !sl || !sc || !rls || !sls)
-        return NULL;
-    opentelemetry__proto__collector__logs__v1__export_logs_service_request__init(req);
-    opentelemetry__proto__logs__v1__resource_logs__init(rl);
-    opentelemetry__proto__resource__v1__resource__init(res);
-    opentelemetry__proto__logs__v1__scope_logs__init(sl);
-    opentelemetry__proto__common__v1__instrumentation_scope__init(sc);
+    *res = kvs_arena_alloc(a, sizeof **res);
+    *sc = kvs_arena_alloc(a, sizeof **sc);
+    if (!*res || !*sc)
+        return -1;
+    opentelemetry__proto__resource__v1__resource__init(*res);
+    opentelemetry__proto__common__v1__instrumentation_scope__init(*sc);
     kvlist l = { 0 };
     add_attr(a, &l, "service.name", any_str(a, "kvscope"));
-    res->attributes = l.v;
-    res->n_attributes = l.n;
-    sc->name = "kvscope.lmcache_diagnose";
-    sc->version = KVS_VERSION;
-    sl->scope = sc;
-    sl->log_records = recs;
-    sl->n_log_records = n;
-    sls[0] = sl;
-    rl->resource = res;
-    rl->scope_logs = sls;
-    rl->n_scope_logs = 1;
-    rls[0] = rl;
-    req->resource_logs = rls;
-    req->n_resource_logs = 1;
-    return kvs_batch_wrap(KVS_SIG_LOGS, a, &req->base);
+    (*res)->attributes = l.v;
+    (*res)->n_attributes = l.n;
+    (*sc)->name = "kvscope.lmcache_diagnose";
+    (*sc)->version = KVS_VERSION;
+    return 0;
 }
 
-static kvs_batch *wrap_metrics(kvs_arena *a, kvs_metric **m, size_t n)
+/* A one-resource, one-scope request of the signal holding `items`. */
+static kvs_batch *wrap(kvs_arena *a, kvs_signal sig, void **items, size_t n)
 {
-    kvs_metrics_req *req = kvs_arena_alloc(a, sizeof *req);
-    kvs_resource_metrics *rm = kvs_arena_alloc(a, sizeof *rm);
-    kvs_resource *res = kvs_arena_alloc(a, sizeof *res);
-    kvs_scope_metrics *sm = kvs_arena_alloc(a, sizeof *sm);
-    kvs_scope *sc = kvs_arena_alloc(a, sizeof *sc);
-    kvs_resource_metrics **rms = kvs_arena_alloc(a, sizeof *rms);
-    kvs_scope_metrics **sms = kvs_arena_alloc(a, sizeof *sms);
-    if (!req || !rm || !res || !sm || !sc || !rms || !sms)
+    kvs_resource *res;
+    kvs_scope *sc;
+    kvs_batch *b = NULL;
+    if (own_identity(a, &res, &sc) != 0)
         return NULL;
-    opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__init(req);
-    opentelemetry__proto__metrics__v1__resource_metrics__init(rm);
-    opentelemetry__proto__resource__v1__resource__init(res);
-    opentelemetry__proto__metrics__v1__scope_metrics__init(sm);
-    opentelemetry__proto__common__v1__instrumentation_scope__init(sc);
-    kvlist l = { 0 };
-    add_attr(a, &l, "service.name", any_str(a, "kvscope"));
-    res->attributes = l.v;
-    res->n_attributes = l.n;
-    sc->name = "kvscope.lmcache_diagnose";
-    sc->version = KVS_VERSION;
-    sm->scope = sc;
-    sm->metrics = m;
-    sm->n_metrics = n;
-    sms[0] = sm;
-    rm->resource = res;
-    rm->scope_metrics = sms;
-    rm->n_scope_metrics = 1;
-    rms[0] = rm;
-    req->resource_metrics = rms;
-    req->n_resource_metrics = 1;
-    return kvs_batch_wrap(KVS_SIG_METRICS, a, &req->base);
+    if (sig == KVS_SIG_LOGS) {
+        kvs_logs_req *req = kvs_arena_alloc(a, sizeof *req);
+        kvs_resource_logs *rl = kvs_arena_alloc(a, sizeof *rl);
+        kvs_scope_logs *sl = kvs_arena_alloc(a, sizeof *sl);
+        void **rls = kvs_arena_alloc(a, sizeof *rls), **sls = kvs_arena_alloc(a, sizeof *sls);
+        if (!req || !rl || !sl || !rls || !sls)
+            return NULL;
+        opentelemetry__proto__collector__logs__v1__export_logs_service_request__init(req);
+        opentelemetry__proto__logs__v1__resource_logs__init(rl);
+        opentelemetry__proto__logs__v1__scope_logs__init(sl);
+        sl->scope = sc, sl->log_records = (kvs_log_record **)items, sl->n_log_records = n;
+        sls[0] = sl;
+        rl->resource = res, rl->scope_logs = (kvs_scope_logs **)sls, rl->n_scope_logs = 1;
+        rls[0] = rl;
+        req->resource_logs = (kvs_resource_logs **)rls, req->n_resource_logs = 1;
+        b = kvs_batch_wrap(sig, a, &req->base);
+    } else {
+        kvs_metrics_req *req = kvs_arena_alloc(a, sizeof *req);
+        kvs_resource_metrics *rm = kvs_arena_alloc(a, sizeof *rm);
+        kvs_scope_metrics *sm = kvs_arena_alloc(a, sizeof *sm);
+        void **rms = kvs_arena_alloc(a, sizeof *rms), **sms = kvs_arena_alloc(a, sizeof *sms);
+        if (!req || !rm || !sm || !rms || !sms)
+            return NULL;
+        opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__init(req);
+        opentelemetry__proto__metrics__v1__resource_metrics__init(rm);
+        opentelemetry__proto__metrics__v1__scope_metrics__init(sm);
+        sm->scope = sc, sm->metrics = (kvs_metric **)items, sm->n_metrics = n;
+        sms[0] = sm;
+        rm->resource = res, rm->scope_metrics = (kvs_scope_metrics **)sms, rm->n_scope_metrics = 1;
+        rms[0] = rm;
+        req->resource_metrics = (kvs_resource_metrics **)rms, req->n_resource_metrics = 1;
+        b = kvs_batch_wrap(sig, a, &req->base);
+    }
+    return b;
 }
 
 static void send(diag *d, kvs_next *next, kvs_batch *b)
@@ -634,12 +625,12 @@ static void evaluate(diag *d, int force)
         }
         kvs_buf_free(&text);
         if (a && o.n)
-            send(d, d->logs_out, wrap_logs(a, o.recs, o.n));
+            send(d, d->logs_out, wrap(a, KVS_SIG_LOGS, (void **)o.recs, o.n));
         else
             kvs_arena_free(a);
     }
     if (ma)
-        send(d, d->metrics_out, wrap_metrics(ma, mo.m, mo.n));
+        send(d, d->metrics_out, wrap(ma, KVS_SIG_METRICS, (void **)mo.m, mo.n));
     kvs_lmc_diagnosis_free(dg);
 }
 

@@ -78,7 +78,7 @@ static void classify_unknown(kvs_lmc_evidence *ev, name_rec *r)
         ev->unk.sglang = true, r->klass = KVS_SURFACE_SGLANG;
 }
 
-static name_rec *name_get(kvs_lmc_evidence *ev, const char *s, size_t n, const char *unit)
+static name_rec *name_get(kvs_lmc_evidence *ev, const char *s, size_t n, const char *unit, bool *full)
 {
     if (ev->last_name && strncmp(ev->last_name->name, s, n) == 0 && ev->last_name->name[n] == '\0')
         return ev->last_name;
@@ -86,6 +86,10 @@ static name_rec *name_get(kvs_lmc_evidence *ev, const char *s, size_t n, const c
     name_rec *r = name_find(ev, s, n, h);
     if (r)
         return ev->last_name = r;
+    if (ev->nnames >= ev->lim.max_series) { /* names are bounded like series */
+        *full = true;
+        return NULL;
+    }
     if ((ev->nnames + 1) * 2 > ev->nslots_names && name_slots_grow(ev) != 0)
         return NULL;
     if (ev->nnames == ev->cap_names) {
@@ -460,8 +464,9 @@ nomem:
 }
 
 /* Reset-adjusted components (track: last raw, offset per component;
- * component 0 decides resets). */
-static void adjust(kvs_lmc_series *s, const double *raw, double *out, size_t m, bool delta)
+ * component 0 decides resets). A value for the time of the last point
+ * replaces it: it is never read as a reset. */
+static void adjust(kvs_lmc_series *s, const double *raw, double *out, size_t m, bool delta, bool same_time)
 {
     double *tr = s->track;
     bool started = s->npoints > 0 || s->has_value;
@@ -473,7 +478,7 @@ static void adjust(kvs_lmc_series *s, const double *raw, double *out, size_t m, 
         }
         return;
     }
-    bool reset = started && raw[0] < tr[0];
+    bool reset = started && !same_time && raw[0] < tr[0];
     if (reset)
         s->resets++;
     for (size_t i = 0; i < m; i++) {
@@ -615,7 +620,12 @@ int kvs_lmc_evidence_add(kvs_lmc_evidence *ev, const kvs_lmc_obs *o)
             tmp[j] = tmp[j - 1];
             tmp[j - 1] = t;
         }
-    name_rec *nr = name_get(ev, o->name, nlen, o->unit);
+    bool full = false;
+    name_rec *nr = name_get(ev, o->name, nlen, o->unit, &full);
+    if (!nr && full) {
+        ev->flags.series_dropped++;
+        return 0;
+    }
     if (!nr)
         return KVS_E_NOMEM;
     int rc = 0;
@@ -658,7 +668,7 @@ int kvs_lmc_evidence_add(kvs_lmc_evidence *ev, const kvs_lmc_obs *o)
                 s->max = raw[0];
         }
     } else {
-        adjust(s, raw, adj, m, o->delta);
+        adjust(s, raw, adj, m, o->delta, s->npoints && o->t_ms <= s->t_ms[s->npoints - 1]);
     }
     if ((rc = put_point(s, o->t_ms, adj, ev->lim.max_points)) != 0)
         return rc;

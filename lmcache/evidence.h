@@ -23,8 +23,8 @@
  *    given; histograms as count, sum and per-bucket counts, reset-adjusted.
  *  - A `_created` sample marks its series as existing and never makes it
  *    populated; NaN never populates either.
- *  - Memory is bounded: at most `max_series` series (more are counted in
- *    flags.series_dropped), at most `max_points` points per series timeline
+ *  - Memory is bounded: at most `max_series` series and as many distinct
+ *    metric names (more are counted in flags.series_dropped), at most `max_points` points per series timeline
  *    (when full, every other point is dropped, the first and last kept, so
  *    the timeline still spans the whole observation at half resolution),
  *    string sets capped at `max_set` members (overflow counted), request
@@ -123,6 +123,7 @@ typedef enum kvs_lmc_set_id {
     KVS_LMC_SET_LOG_CONNECTOR,   /* connector classes named in logs */
     KVS_LMC_SET_HASHSEED,        /* PYTHONHASHSEED values (logs, resource attributes) */
     KVS_LMC_SET_SPAN_NAME,       /* span names seen */
+    KVS_LMC_SET_EARLY_EXIT,      /* lookup early-exit reasons of request records */
     KVS_LMC_SET__COUNT
 } kvs_lmc_set_id;
 

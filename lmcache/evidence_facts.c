@@ -105,9 +105,13 @@ int kvs_lmc_evidence_add_request(kvs_lmc_evidence *ev, const kvs_lmc_reqobs *r)
             rec.cache_salt = "(beyond the salt cap)";
         }
     }
+    of = false;
     if (r->early_exit_reason && *r->early_exit_reason &&
-        !(rec.early_exit_reason = kvs_lmc_ev_intern(ev, r->early_exit_reason)))
-        return KVS_E_NOMEM;
+        !(rec.early_exit_reason = intern_in(ev, KVS_LMC_SET_EARLY_EXIT, r->early_exit_reason, &of))) {
+        if (!of)
+            return KVS_E_NOMEM;
+        rec.early_exit_reason = "(beyond the reason cap)";
+    }
     rec.salt_observed = r->salt_observed;
     rec.requested_tokens = r->requested_tokens;
     rec.hit_tokens = r->hit_tokens;

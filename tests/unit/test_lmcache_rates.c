@@ -139,6 +139,10 @@ static void test_same_series_twice_not_double_counted(void **state)
     lmc_put(ev, "lmcache_mp.lookup_hit", KVS_LMC_COUNTER, 500, 1000, "cache_salt", "a", NULL);
     NEAR(kvs_lmc_evidence_sum(ev, KVS_METRIC_LMCACHE_MP_LOOKUP_HIT, INT64_MAX, NULL, NULL), 500);
     assert_int_equal(kvs_lmc_evidence_nseries(ev), 1);
+    /* a lower value at the same time replaces, it is not a counter reset */
+    lmc_put(ev, "lmcache_mp_lookup_hit_tokens_total", KVS_LMC_COUNTER, 480, 1000, "cache_salt", "a", NULL);
+    NEAR(kvs_lmc_evidence_sum(ev, KVS_METRIC_LMCACHE_MP_LOOKUP_HIT, INT64_MAX, NULL, NULL), 480);
+    assert_int_equal(kvs_lmc_evidence_series(ev, 0)->resets, 0);
     kvs_lmc_evidence_free(ev);
 }
 

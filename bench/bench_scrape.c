@@ -265,7 +265,14 @@ int main(int argc, char **argv)
         perror("bench_scrape: mkfifo");
         return 1;
     }
-    b.fifo = open(fifo, O_RDONLY | O_NONBLOCK);   /* so the exporter's open for writing does not block */
+    /* the read end first (non-blocking open), then a write end of our own so
+     * the reader sees no end of file before the exporter opens the FIFO */
+    b.fifo = open(fifo, O_RDONLY | O_NONBLOCK);
+    int keep = b.fifo >= 0 ? open(fifo, O_WRONLY) : -1;
+    if (b.fifo < 0 || keep < 0) {
+        perror("bench_scrape: fifo");
+        return 1;
+    }
     fcntl(b.fifo, F_SETFL, fcntl(b.fifo, F_GETFL) & ~O_NONBLOCK);
     pthread_t rd;
     pthread_create(&rd, NULL, reader, &b);
@@ -298,7 +305,8 @@ int main(int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     kvs_engine_request_stop(e);
-    kvs_engine_shutdown(e);   /* the exporter closes the FIFO: the reader sees its end */
+    kvs_engine_shutdown(e);   /* the exporter closes the FIFO; with ours closed the reader sees its end */
+    close(keep);
     pthread_join(rd, NULL);
     const kvs_telemetry *const *tel;
     size_t nt = kvs_engine_telemetry(e, &tel);

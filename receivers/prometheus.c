@@ -298,12 +298,18 @@ static int report_sample(target *t, const char *name, double v, unsigned long li
 {
     kvs_prom_family f = { .name = { name, strlen(name) }, .type = KVS_PROM_GAUGE, .has_type = true, .line = line };
     kvs_prom_sample s = { .family = &f, .name = f.name, .value = v, .line = line };
-    kvs_prom_label lab[64];
-    size_t n = 0;
-    for (size_t i = 0; i < t->tc->nlabels && n < 64; i++)
-        lab[n++] = (kvs_prom_label){ { t->tc->labels[i].name, strlen(t->tc->labels[i].name) },
-                                     { t->tc->labels[i].value, strlen(t->tc->labels[i].value) } };
-    s.labels = lab;
+    size_t n = t->tc->nlabels;
+    if (n > t->lab_cap) {
+        kvs_prom_label *l = realloc(t->lab, n * 2 * sizeof *l);
+        if (!l)
+            return KVS_E_NOMEM;
+        t->lab = l;
+        t->lab_cap = n * 2;
+    }
+    for (size_t i = 0; i < n; i++)
+        t->lab[i] = (kvs_prom_label){ { t->tc->labels[i].name, strlen(t->tc->labels[i].name) },
+                                      { t->tc->labels[i].value, strlen(t->tc->labels[i].value) } };
+    s.labels = t->lab;
     s.nlabels = n;
     return kvs_prom_conv_sample(t->conv, &s);
 }
@@ -461,6 +467,8 @@ static void describe_failure(target *t, CURLcode cc)
 {
     if (t->fail[0])
         return;
+    if (!t->status)   /* no body came: the status was not looked at yet */
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->status);
     if (t->status && (t->status < 200 || t->status > 299) && (cc == CURLE_OK || cc == CURLE_WRITE_ERROR)) {
         size_t k = strcspn(t->errbody, "\r\n");
         t->errbody[k] = 0;

@@ -100,6 +100,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         }
         return reply(c, 200, "late 1\n", 7);
     }
+    if (strcmp(url, "/503") == 0)
+        return reply(c, 503, "", 0);
     if (strcmp(url, "/500") == 0)
         return reply(c, 500, "internal error: database locked\n", 32);
     if (strcmp(url, "/garbage") == 0) {
@@ -359,6 +361,7 @@ static void test_scrape_targets(void **state)
              "        - {job_name: vllm, metrics_path: /vllm, static_configs: [{targets: [\"127.0.0.1:%d\"]}]}\n"
              "        - {job_name: hang, metrics_path: /hang, static_configs: [{targets: [\"127.0.0.1:%d\"]}]}\n"
              "        - {job_name: err, metrics_path: /500, static_configs: [{targets: [\"127.0.0.1:%d\"]}]}\n"
+             "        - {job_name: unavail, metrics_path: /503, static_configs: [{targets: [\"127.0.0.1:%d\"]}]}\n"
              "        - {job_name: garbage, metrics_path: /garbage, static_configs: [{targets: [\"127.0.0.1:%d\"]}]}\n"
              "        - {job_name: refused, static_configs: [{targets: [\"127.0.0.1:%d\"]}]}\n"
              "        - {job_name: limited, metrics_path: /lmcache, sample_limit: 5,\n"
@@ -372,12 +375,12 @@ static void test_scrape_targets(void **state)
              "exporters:\n  file:\n    path: \"%s\"\n    flush_interval: 0s\n"
              "service:\n  telemetry: {metrics: {level: none}}\n  pipelines:\n"
              "    metrics: {receivers: [prometheus], exporters: [file]}\n",
-             s.port, s.port, s.port, s.port, s.port, dead, s.port, s.port, out);
+             s.port, s.port, s.port, s.port, s.port, s.port, dead, s.port, s.port, out);
     capture_stderr(logp);
     run r;
     run_start(&r, yaml);
-    static const char *const jobs[] = { "lmcache-mp-server", "vllm", "hang", "err", "garbage", "refused", "limited",
-                                        "auth" };
+    static const char *const jobs[] = { "lmcache-mp-server", "vllm", "hang", "err", "unavail", "garbage", "refused",
+                                        "limited", "auth" };
     uint64_t healthy_at = 0;
     obs_list l = { 0 };
     int all = 0;
@@ -411,6 +414,7 @@ static void test_scrape_targets(void **state)
     assert_true(must(&l, "auth", "authed_metric", NULL) == 1);
     assert_true(must(&l, "hang", "up", NULL) == 0);
     assert_true(must(&l, "err", "up", NULL) == 0);
+    assert_true(must(&l, "unavail", "up", NULL) == 0);
     assert_true(must(&l, "garbage", "up", NULL) == 0);
     assert_true(must(&l, "refused", "up", NULL) == 0);
     assert_true(must(&l, "limited", "up", NULL) == 0);
@@ -418,7 +422,12 @@ static void test_scrape_targets(void **state)
     assert_true(hd >= 0.25 && hd < 1.0);
     assert_true(must(&l, "lmcache-mp-server", "lmcache_mp_l1_read_chunks", "cache_salt=tenant-a") == 2048);
     assert_true(must(&l, "lmcache-mp-server", "scrape_samples_scraped", NULL) == (double)lm_lines);
-    assert_true(must(&l, "lmcache-mp-server", "scrape_series_added", NULL) == (double)lm_lines);
+    /* every series is new in the first scrape, none in the next ones */
+    int nth = 0;
+    for (size_t i = 0; i < l.n; i++)
+        if (strcmp(l.v[i].svc, "lmcache-mp-server") == 0 && strcmp(l.v[i].metric, "scrape_series_added") == 0)
+            assert_true(l.v[i].v == (nth++ == 0 ? (double)lm_lines : 0));
+    assert_true(nth >= 1);
     assert_true(must(&l, "vllm", "scrape_samples_post_metric_relabeling", NULL) == (double)vl_lines);
     assert_true(must(&l, "vllm", "scrape_duration_seconds", NULL) < 0.3);
     double v = 0;
@@ -436,6 +445,7 @@ static void test_scrape_targets(void **state)
     char *log = slurp(logp, &n);
     static const char *const reasons[] = { "job hang) failed: timeout after 0.3s",
                                            "job err) failed: HTTP 500: internal error: database locked",
+                                           "job unavail) failed: HTTP 503\n",
                                            "job refused) failed: connection refused",
                                            "lines rejected (first: line 1 column 1: ",
                                            "job limited) failed: sample_limit 5 exceeded" };

@@ -28,6 +28,7 @@ typedef struct file_exp {
     pthread_mutex_t lock;
     FILE *f;
     char *iobuf;
+    kvs_buf spare;           /* an encode buffer kept for the next batch */
     uint64_t written;        /* bytes in the current file */
     uint64_t last_flush;
 } file_exp;
@@ -139,10 +140,33 @@ static int rotate(file_exp *x, kvs_error *err)
     return open_file(x, "w", err);
 }
 
+/* Encode buffers are reused: a batch's JSON is megabytes, and growing a
+ * fresh buffer each time costs copies and page faults. One is cached; a
+ * concurrent consumer that finds none takes a new one. */
+static kvs_buf take_buf(file_exp *x)
+{
+    pthread_mutex_lock(&x->lock);
+    kvs_buf b = x->spare;
+    x->spare = (kvs_buf){ 0 };
+    pthread_mutex_unlock(&x->lock);
+    b.len = 0;
+    return b;
+}
+
+static void give_buf(file_exp *x, kvs_buf *b)
+{
+    /* Keep at most 64 MiB cached: one huge batch should not pin its buffer. */
+    if (!x->spare.data && !b->oom && b->cap <= (64u << 20)) {
+        x->spare = *b;
+        *b = (kvs_buf){ 0 };
+    }
+    kvs_buf_free(b);
+}
+
 static int file_consume(void *state, kvs_batch *b, kvs_error *err)
 {
     file_exp *x = state;
-    kvs_buf buf = { 0 };
+    kvs_buf buf = take_buf(x);
     if (kvs_otlp_json_encode(b->signal, b->msg, &buf) != 0 || buf.oom) {
         kvs_buf_free(&buf);
         kvs_tel_add(&x->tel->failed, b->items);
@@ -166,8 +190,8 @@ static int file_consume(void *state, kvs_batch *b, kvs_error *err)
             x->last_flush = now;
         }
     }
+    give_buf(x, &buf);
     pthread_mutex_unlock(&x->lock);
-    kvs_buf_free(&buf);
     kvs_tel_add(rc == 0 ? &x->tel->exported : &x->tel->failed, b->items);
     return rc;
 }
@@ -190,6 +214,7 @@ static void file_destroy(void *state)
     if (x->f)
         fclose(x->f);
     free(x->iobuf);
+    kvs_buf_free(&x->spare);
     pthread_mutex_destroy(&x->lock);
     free(x);
 }

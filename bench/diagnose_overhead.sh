@@ -4,7 +4,9 @@
 # one core: otlpjsonfile -> batch -> file, then the same pipeline with
 # lmcache_diagnose as a second exporter (its findings going to an evidence
 # exporter), and compares user+system CPU seconds.
-# Environment: MB (default 200), BUILD_DIR (build-bench), SKIP_BUILD=1, CPU (0).
+# Environment: MB (default 200), BUILD_DIR (build-bench), SKIP_BUILD=1, CPU (0),
+# INSTR=1: count instructions with valgrind --tool=callgrind instead of timing
+# (repeatable whatever else the machine does; use a small MB, e.g. 20).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 MB=${MB:-200}
@@ -41,8 +43,23 @@ service:
 YAML
 cpu() { # config -> "cpu_seconds wall_seconds"
   /usr/bin/time -f "%U %S %e" -o "$work/t" taskset -c "$CPU" "$BUILD_DIR/kvscope" replay --config "$1" >/dev/null 2>&1 || true
-  awk '{printf "%.2f %.2f", $1 + $2, $3}' "$work/t"
+  awk '{printf "%.2f %.2f\n", $1 + $2, $3}' "$work/t"
 }
+instr() { # config -> instructions executed (all threads)
+  valgrind --tool=callgrind --callgrind-out-file="$work/cg.%p" "$BUILD_DIR/kvscope" replay --config "$1" \
+    >/dev/null 2>"$work/cg.log" || true
+  grep -o 'Collected : [0-9]*' "$work/cg.log" | awk '{s += $3} END {print s}'
+  rm -f "$work"/cg.*
+}
+if [ "${INSTR:-0}" = 1 ]; then
+  base=$(instr "$work/base.yaml")
+  diag=$(instr "$work/diag.yaml")
+  echo "lmcache_diagnose overhead ($MB MB, $spans spans, instructions by callgrind)"
+  echo "  without connector  $base"
+  echo "  with connector     $diag"
+  awk -v a="$base" -v b="$diag" 'BEGIN{printf "  added instructions %.1f%%\n", (b-a)/a*100}'
+  exit 0
+fi
 read -r base_cpu base_wall < <(cpu "$work/base.yaml")
 read -r diag_cpu diag_wall < <(cpu "$work/diag.yaml")
 echo "lmcache_diagnose overhead ($MB MB, $spans spans, CPU $CPU)"

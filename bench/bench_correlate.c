@@ -14,15 +14,20 @@
  *                  batch spans / rate, so wait/max_wait behave as with a
  *                  live feed of `rate` spans/s (the window holds about
  *                  rate x wait spans); timed: consume of every batch and
- *                  the final release at shutdown.
+ *                  the final release at shutdown. Input is decoded before
+ *                  timing starts (cold in cache when consumed); with
+ *                  --warm each batch is decoded right before its consume
+ *                  call, as a receiver hands it over, and only the consume
+ *                  calls and the final release are timed.
  *  burst           the real clock: everything arrives in a few seconds, so
  *                  nothing is due and the window runs full (max_spans) and
  *                  releases the oldest traces.
  *  children-first  every child span of every request first, then the roots
  *                  and engine spans: nothing can be completed until the
- *                  window is full. Input is generated and decoded batch by
- *                  batch (not kept), so the peak RSS printed is the
- *                  processor's own plus one batch.
+ *                  window is full, and the clock is frozen so only
+ *                  max_spans makes room. Input is generated and decoded
+ *                  batch by batch (not kept), so the peak RSS printed is
+ *                  the processor's own plus one batch.
  *
  * Prints one line `key=value ...` (spans, seconds, spans_per_s, cpu_seconds
  * and spans_per_cpu_s: the same per CPU second of the process, the figure
@@ -106,7 +111,7 @@ static double rss_mb(void)
 typedef struct opts {
     const char *mode;
     uint64_t requests, max_spans, rate, per_batch, seed;
-    int cpu;
+    int cpu, warm;
 } opts;
 
 /* Generated spans, cut into decoded batches as they fill. */
@@ -171,11 +176,27 @@ static int keep_batch(feeder *f, kvs_batch *b)
     return 0;
 }
 
+/* CPU seconds of this thread (the one that consumes). */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t sim_rate;       /* steady: simulated spans per second */
+static double in_consume_s, in_consume_cpu_s;
+
 static int consume_now(feeder *f, kvs_batch *b)
 {
     (void)f;
     kvs_error err;
+    if (sim_rate)
+        sim_now += b->items * KVS_SEC / sim_rate;
+    double t = (double)kvs_now_ns() / 1e9, c = thread_cpu_s();
     int rc = kvs_next_consume(recv_next, b, &err);
+    in_consume_s += (double)kvs_now_ns() / 1e9 - t;
+    in_consume_cpu_s += thread_cpu_s() - c;
     kvs_batch_unref(b);
     return rc;
 }
@@ -200,11 +221,15 @@ static void generate(feeder *f, uint64_t seed, uint64_t from, uint64_t to)
 
 int main(int argc, char **argv)
 {
-    opts o = { "steady", 150000, 1000000, 100000, 512, 1, -1 };
+    opts o = { "steady", 150000, 1000000, 100000, 512, 1, -1, 0 };
     for (int i = 1; i < argc; i++) {
-        if (i + 1 >= argc) {
+        if (i + 1 >= argc && strcmp(argv[i], "--warm") != 0) {
             fprintf(stderr, "bench_correlate: %s needs a value\n", argv[i]);
             return 2;
+        }
+        if (strcmp(argv[i], "--warm") == 0) {
+            o.warm = 1;
+            continue;
         }
         const char *k = argv[i], *v = argv[++i];
         if (strcmp(k, "--mode") == 0)
@@ -223,7 +248,7 @@ int main(int argc, char **argv)
             o.cpu = atoi(v);
         else {
             fprintf(stderr, "usage: bench_correlate [--mode steady|burst|children-first] [--requests N] "
-                            "[--max-spans N] [--rate N] [--per-batch N] [--cpu N] [--seed N]\n");
+                            "[--max-spans N] [--rate N] [--per-batch N] [--cpu N] [--seed N] [--warm]\n");
             return 2;
         }
     }
@@ -257,14 +282,31 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_correlate: %s\n", err.msg);
         return 1;
     }
-    if (steady) {
+    if (steady || children) {
+        /* steady: advanced per batch below; children-first: frozen, so
+         * only the bound (max_spans) can make room, however slow the
+         * input is made. */
         sim_now = KVS_SEC;
         kvs_lmcache_correlate_set_clock(corr, sim_clock, NULL);
     }
     feeder f = { .per_batch = o.per_batch };
     double base_rss = rss_mb(), t0, t1, t2, c0 = 0;
     uint64_t spans;
-    if (!children) {
+    if (steady && o.warm) {
+        /* Each batch decoded right before it is consumed, as a receiver
+         * hands it over; only the consume calls and the final release
+         * are timed. */
+        sim_rate = o.rate;
+        f.sink = consume_now;
+        generate(&f, o.seed, 0, o.requests);
+        spans = f.spans;
+        t0 = 0, t1 = in_consume_s;
+        c0 = cpu_s();
+        double r0 = (double)kvs_now_ns() / 1e9;
+        kvs_engine_shutdown(e);
+        t2 = t1 + (double)kvs_now_ns() / 1e9 - r0;
+        in_consume_cpu_s += cpu_s() - c0;
+    } else if (!children) {
         f.sink = keep_batch;
         generate(&f, o.seed, 0, o.requests);
         spans = f.spans;
@@ -298,20 +340,23 @@ int main(int argc, char **argv)
         spans = f.spans;
         t1 = (double)kvs_now_ns() / 1e9;
     }
-    kvs_lmc_correlate_stats before;
-    kvs_lmcache_correlate_stats(corr, &before);
-    kvs_engine_shutdown(e); /* releases what is still held */
-    t2 = (double)kvs_now_ns() / 1e9;
-    double cpu = cpu_s() - c0;
+    double cpu;
+    if (steady && o.warm) {
+        cpu = in_consume_cpu_s;
+    } else {
+        kvs_engine_shutdown(e); /* releases what is still held */
+        t2 = (double)kvs_now_ns() / 1e9;
+        cpu = cpu_s() - c0;
+    }
     kvs_lmc_correlate_stats s;
     kvs_lmcache_correlate_stats(corr, &s);
     uint64_t out = atomic_load(&delivered);
-    printf("mode=%s requests=%llu spans=%llu delivered=%llu max_spans=%llu seconds=%.3f spans_per_s=%.0f "
+    printf("mode=%s%s requests=%llu spans=%llu delivered=%llu max_spans=%llu seconds=%.3f spans_per_s=%.0f "
            "cpu_seconds=%.3f spans_per_cpu_s=%.0f consume_seconds=%.3f final_release_seconds=%.3f peak_rss_mb=%.1f input_rss_mb=%.1f "
            "peak_held_spans=%llu peak_held_traces=%llu peak_held_mb=%.1f copied_spans=%llu "
            "released_wait=%llu released_max_wait=%llu released_partner=%llu released_max_spans=%llu "
            "released_max_traces=%llu released_shutdown=%llu orphans=%llu late_spans=%llu joins=%llu lost=%llu\n",
-           o.mode, (unsigned long long)o.requests, (unsigned long long)spans, (unsigned long long)out,
+           o.mode, steady && o.warm ? "/warm" : "", (unsigned long long)o.requests, (unsigned long long)spans, (unsigned long long)out,
            (unsigned long long)o.max_spans, t2 - t0, (double)spans / (t2 - t0), cpu, (double)spans / cpu, t1 - t0,
            t2 - t1, rss_mb(),
            children ? 0.0 : base_rss, (unsigned long long)s.peak_spans, (unsigned long long)s.peak_traces,
@@ -324,7 +369,6 @@ int main(int argc, char **argv)
            (unsigned long long)s.traces_released[KVS_LMC_REL_SHUTDOWN], (unsigned long long)s.orphans,
            (unsigned long long)s.late_spans, (unsigned long long)(s.joins_same_trace + s.joins_cross_trace),
            (unsigned long long)s.spans_lost);
-    (void)before;
     kvs_engine_destroy(e);
     kvs_service_cfg_free(cfg);
     return out == spans ? 0 : 1;

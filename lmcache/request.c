@@ -51,14 +51,14 @@ static kvs_lmc_role role_by_name(const char *n)
     case 'm': lo = KVS_LMC_LOOKUP, hi = KVS_LMC_STORE; break;
     case 't': lo = KVS_LMC_KERNEL, hi = KVS_LMC_TIMEOUT; break;
     case 'c':
-        if (strcmp(n, "cb.request") == 0)
+        if (kvs_lmc_streq(n, "cb.request"))
             return KVS_LMC_ROOT_CB;
         lo = KVS_LMC_CB_LOOKUP, hi = KVS_LMC_CB_EVICTED;
         break;
     default: return KVS_LMC_NONE;
     }
     for (int r = lo; r <= hi; r++)
-        if (strcmp(n, role_names[r]) == 0)
+        if (kvs_lmc_streq(n, role_names[r]))
             return (kvs_lmc_role)r;
     return KVS_LMC_NONE;
 }
@@ -66,9 +66,26 @@ static kvs_lmc_role role_by_name(const char *n)
 const kvs_any *kvs_lmc_attr(kvs_kv *const *attrs, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++)
-        if (attrs[i] && attrs[i]->key && strcmp(attrs[i]->key, key) == 0)
+        if (attrs[i] && attrs[i]->key && attrs[i]->key[0] == key[0] && kvs_lmc_streq(attrs[i]->key, key))
             return attrs[i]->value;
     return NULL;
+}
+
+/* The name after "gen_ai." of the engine attributes this file reads. */
+enum { G_NONE, G_ID, G_TTFT, G_QUEUE, G_E2E, G_PROMPT, G_COMPLETION, G_RESPONSE_MODEL, G_REQUEST_MODEL };
+static int gen_ai_key(const char *k)
+{
+    size_t n = strlen(k);
+    static const struct { const char *name; size_t len; int id; } names[] = {
+        { "request.id", 10, G_ID }, { "latency.time_to_first_token", 27, G_TTFT },
+        { "latency.time_in_queue", 21, G_QUEUE }, { "latency.e2e", 11, G_E2E },
+        { "usage.prompt_tokens", 19, G_PROMPT }, { "usage.completion_tokens", 23, G_COMPLETION },
+        { "response.model", 14, G_RESPONSE_MODEL }, { "request.model", 13, G_REQUEST_MODEL },
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].len == n && memcmp(names[i].name, k, n) == 0)
+            return names[i].id;
+    return G_NONE;
 }
 
 const char *kvs_lmc_attr_str(kvs_kv *const *attrs, size_t n, const char *key)
@@ -82,13 +99,13 @@ kvs_lmc_role kvs_lmc_classify(const kvs_span *s, const kvs_scope *scope, int eng
 {
     kvs_lmc_role r = role_by_name(s->name);
     if (r != KVS_LMC_NONE) {
-        if (scope && scope->name && strncmp(scope->name, "lmcache", 7) == 0)
+        if (scope && scope->name && kvs_lmc_prefix(scope->name, "lmcache"))
             return r;
         if (kvs_lmc_attr(s->attributes, s->n_attributes, "session_id"))
             return r;
     }
     if (engine && s->name &&
-        (strcmp(s->name, "llm_request") == 0 ||
+        (kvs_lmc_streq(s->name, "llm_request") ||
          s->kind == OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER) &&
         kvs_lmc_attr_str(s->attributes, s->n_attributes, "gen_ai.request.id"))
         return KVS_LMC_ENGINE;
@@ -99,20 +116,26 @@ kvs_lmc_role kvs_lmc_classify(const kvs_span *s, const kvs_scope *scope, int eng
 
 #define VC(x) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##x
 
-static const char *trim(const char *s, size_t *len)
+static int blank(char c) { return c == ' ' || c == '\t'; }
+
+/* True when only blanks remain. */
+static int rest_blank(const char *s)
 {
-    size_t n = strlen(s);
-    while (n && (*s == ' ' || *s == '\t'))
-        s++, n--;
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
-    *len = n;
-    return s;
+    while (blank(*s))
+        s++;
+    return *s == 0;
 }
 
-static int absent_text(const char *s, size_t n)
+/* Skips leading blanks; NULL when the value is absent: "", blanks, "None". */
+static const char *text(const char *s)
 {
-    return n == 0 || (n == 4 && memcmp(s, "None", 4) == 0);
+    if (!s)
+        return NULL;
+    while (blank(*s))
+        s++;
+    if (*s == 0 || (strncmp(s, "None", 4) == 0 && rest_blank(s + 4)))
+        return NULL;
+    return s;
 }
 
 int kvs_lmc_parse_f64(const kvs_any *v, double *out)
@@ -127,19 +150,13 @@ int kvs_lmc_parse_f64(const kvs_any *v, double *out)
         return 1;
     case VC(INT_VALUE): *out = (double)v->int_value; return 1;
     case VC(STRING_VALUE): {
-        size_t n;
-        const char *s = trim(v->string_value ? v->string_value : "", &n);
-        if (absent_text(s, n))
+        const char *s = text(v->string_value);
+        if (!s)
             return 0;
-        char buf[64];
-        if (n >= sizeof buf)
-            return -1;
-        memcpy(buf, s, n);
-        buf[n] = 0;
         char *end;
         errno = 0;
-        double d = strtod(buf, &end);
-        if (end == buf || *end || errno == ERANGE || !isfinite(d))
+        double d = strtod(s, &end);
+        if (end == s || !rest_blank(end) || errno == ERANGE || !isfinite(d))
             return -1;
         *out = d;
         return 1;
@@ -163,30 +180,25 @@ int kvs_lmc_parse_i64(const kvs_any *v, int64_t *out)
         return 1;
     }
     case VC(STRING_VALUE): {
-        size_t n;
-        const char *s = trim(v->string_value ? v->string_value : "", &n);
-        if (absent_text(s, n))
+        const char *s = text(v->string_value);
+        if (!s)
             return 0;
-        size_t i = 0;
         int neg = 0;
-        if (s[0] == '-' || s[0] == '+')
-            neg = s[0] == '-', i++;
-        if (i == n)
+        if (*s == '-' || *s == '+')
+            neg = *s++ == '-';
+        if (*s < '0' || *s > '9')
             return -1;
         uint64_t acc = 0;
-        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) {
-            if (acc > (UINT64_C(9223372036854775807) - (uint64_t)(s[i] - '0')) / 10)
+        for (; *s >= '0' && *s <= '9'; s++) {
+            if (acc > (UINT64_C(9223372036854775807) - (uint64_t)(*s - '0')) / 10)
                 return -1;
-            acc = acc * 10 + (uint64_t)(s[i] - '0');
+            acc = acc * 10 + (uint64_t)(*s - '0');
         }
-        if (i < n) {
-            /* "12.0": an integral decimal written as a float. */
-            if (s[i] != '.')
-                return -1;
-            for (i++; i < n; i++)
-                if (s[i] != '0')
-                    return -1;
-        }
+        if (*s == '.') /* "12.0": an integral decimal written as a float */
+            for (s++; *s == '0'; s++)
+                ;
+        if (!rest_blank(s))
+            return -1;
         *out = neg ? -(int64_t)acc : (int64_t)acc;
         return 1;
     }
@@ -207,10 +219,14 @@ int kvs_lmc_parse_bool(const kvs_any *v, int *out)
         *out = (int)v->int_value;
         return 1;
     case VC(STRING_VALUE): {
-        size_t n;
-        const char *s = trim(v->string_value ? v->string_value : "", &n);
-        if (absent_text(s, n))
+        const char *s = text(v->string_value);
+        if (!s)
             return 0;
+        size_t n = 0;
+        while (s[n] && !blank(s[n]))
+            n++;
+        if (!rest_blank(s + n))
+            return -1;
         if ((n == 4 && (memcmp(s, "True", 4) == 0 || memcmp(s, "true", 4) == 0)) || (n == 1 && s[0] == '1')) {
             *out = 1;
             return 1;
@@ -229,7 +245,7 @@ int kvs_lmc_parse_bool(const kvs_any *v, int *out)
 /* ---- keys LMCache puts on its spans ---- */
 
 const kvs_lmc_key_def kvs_lmc_keys[K_NKEYS] = {
-#define KVS_LMC_KEYDEF_(id, name, type) [K_##id] = { name, KT_##type },
+#define KVS_LMC_KEYDEF_(id, name, type) [K_##id] = { name, sizeof(name) - 1, KT_##type },
     KVS_LMC_KEYS(KVS_LMC_KEYDEF_)
 #undef KVS_LMC_KEYDEF_
 };
@@ -281,9 +297,10 @@ void kvs_lmc_parse_span(kvs_lmc_role role, const kvs_span *s, kvs_lmc_pspan *p)
         if (!kv || !kv->key || !kv->value)
             continue;
         const char *key = kv->key;
+        size_t len = strlen(key);
         for (const uint8_t *k = keys; *k != K_NKEYS; k++) {
             const kvs_lmc_key_def *d = &kvs_lmc_keys[*k];
-            if (d->name[0] != key[0] || strcmp(d->name, key) != 0)
+            if (d->len != len || d->name[0] != key[0] || memcmp(d->name, key, len) != 0)
                 continue;
             uint64_t bit = UINT64_C(1) << *k;
             if (p->has & bit)
@@ -609,33 +626,44 @@ void kvs_lmc_engine_read(const kvs_span *s, kvs_lmc_engine *e)
     /* One pass over the attributes: vLLM's names all start "gen_ai.". */
     for (size_t i = 0; i < s->n_attributes; i++) {
         const kvs_kv *kv = s->attributes[i];
-        if (!kv || !kv->key || !kv->value || strncmp(kv->key, "gen_ai.", 7) != 0)
+        if (!kv || !kv->key || !kv->value || !kvs_lmc_prefix(kv->key, "gen_ai."))
             continue;
-        const char *k = kv->key + 7;
         const kvs_any *v = kv->value;
         int str = v->value_case == VC(STRING_VALUE);
-        if (strcmp(k, "request.id") == 0) {
+        switch (gen_ai_key(kv->key + 7)) {
+        case G_ID:
             if (str && !e->request_id)
                 e->request_id = v->string_value;
-        } else if (strcmp(k, "latency.time_to_first_token") == 0) {
+            break;
+        case G_TTFT:
             if (kvs_lmc_parse_f64(v, &e->ttft_s) > 0)
                 e->has |= KVS_LMC_ENG_TTFT;
-        } else if (strcmp(k, "latency.time_in_queue") == 0) {
+            break;
+        case G_QUEUE:
             if (kvs_lmc_parse_f64(v, &e->queue_s) > 0)
                 e->has |= KVS_LMC_ENG_QUEUE;
-        } else if (strcmp(k, "latency.e2e") == 0) {
+            break;
+        case G_E2E:
             if (kvs_lmc_parse_f64(v, &e->e2e_s) > 0)
                 e->has |= KVS_LMC_ENG_E2E;
-        } else if (strcmp(k, "usage.prompt_tokens") == 0) {
+            break;
+        case G_PROMPT:
             if (kvs_lmc_parse_i64(v, &e->prompt_tokens) > 0)
                 e->has |= KVS_LMC_ENG_PROMPT;
-        } else if (strcmp(k, "usage.completion_tokens") == 0) {
+            break;
+        case G_COMPLETION:
             if (kvs_lmc_parse_i64(v, &e->completion_tokens) > 0)
                 e->has |= KVS_LMC_ENG_COMPLETION;
-        } else if (str && strcmp(k, "response.model") == 0) {
-            response_model = v->string_value;
-        } else if (str && strcmp(k, "request.model") == 0) {
-            request_model = v->string_value;
+            break;
+        case G_RESPONSE_MODEL:
+            if (str)
+                response_model = v->string_value;
+            break;
+        case G_REQUEST_MODEL:
+            if (str)
+                request_model = v->string_value;
+            break;
+        default: break;
         }
     }
     const char *m = response_model && *response_model ? response_model : request_model;
@@ -685,12 +713,25 @@ static void copy_text(char *dst, size_t cap, const char *s)
     dst[l] = 0;
 }
 
+/* The on_engine fields but `join` (test_lmcache_request checks the list
+ * against the table). */
+const uint8_t kvs_lmc_outcome_fields[] = {
+    KVS_LMC_F_KIND,         KVS_LMC_F_CACHE_SALT,     KVS_LMC_F_REQUESTED_TOKENS, KVS_LMC_F_HIT_TOKENS,
+    KVS_LMC_F_HIT_RATE,     KVS_LMC_F_TIER_L1,        KVS_LMC_F_TIER_L2,          KVS_LMC_F_EARLY_EXIT,
+    KVS_LMC_F_STORE_ONLY,   KVS_LMC_F_RETRIEVE_BYTES, KVS_LMC_F_RETRIEVE_GBPS,    KVS_LMC_F_TIMEOUTS,
+    KVS_LMC_F_CB_FAILURES,  KVS_LMC_NFIELDS,
+};
+
 void kvs_lmc_outcome_from(const kvs_lmc_request *r, const kvs_span *root, kvs_lmc_outcome *o)
 {
-    memset(o, 0, sizeof *o);
     o->present = 1;
-    for (int f = 0; f < KVS_LMC_NFIELDS && o->n < KVS_LMC_OUTCOME_MAX; f++) {
-        if (!kvs_lmc_fields[f].on_engine || !r->has[f] || f == KVS_LMC_F_JOIN)
+    o->n = 0;
+    o->early_exit[0] = o->cache_salt[0] = 0;
+    memset(o->trace_id, 0, sizeof o->trace_id);
+    memset(o->span_id, 0, sizeof o->span_id);
+    for (const uint8_t *fp = kvs_lmc_outcome_fields; *fp != KVS_LMC_NFIELDS && o->n < KVS_LMC_OUTCOME_MAX; fp++) {
+        int f = *fp;
+        if (!r->has[f])
             continue;
         kvs_lmc_value v = r->v[f];
         if (f == KVS_LMC_F_EARLY_EXIT) {

@@ -284,12 +284,15 @@ typedef struct kvs_lmc_attrs {
     kvs_kv **v;
     size_t n, cap;
     int oom;
+    void *pool;                             /* attributes allocated ahead */
+    size_t pool_left;
     const char *names[KVS_LMC_KEY_CACHE];   /* fields, then LMCache's keys */
 } kvs_lmc_attrs;
 
 void kvs_lmc_attrs_init(kvs_lmc_attrs *b, kvs_arena *a, const char *prefix);
-/* Starts a new array holding the n existing attributes (keeps the cache). */
-void kvs_lmc_attrs_start(kvs_lmc_attrs *b, kvs_kv *const *attrs, size_t n);
+/* Starts a new array holding the n existing attributes, with room for
+ * `extra` more (it grows past that; 0: a default). Keeps the key cache. */
+void kvs_lmc_attrs_start(kvs_lmc_attrs *b, kvs_kv *const *attrs, size_t n, size_t extra);
 void kvs_lmc_attrs_add_int(kvs_lmc_attrs *b, const char *key, int64_t v);
 void kvs_lmc_attrs_add_double(kvs_lmc_attrs *b, const char *key, double v);
 void kvs_lmc_attrs_add_str(kvs_lmc_attrs *b, const char *key, const char *v);

@@ -16,9 +16,9 @@ void kvs_lmc_attrs_init(kvs_lmc_attrs *b, kvs_arena *a, const char *prefix)
     b->plen = strlen(b->prefix);
 }
 
-void kvs_lmc_attrs_start(kvs_lmc_attrs *b, kvs_kv *const *attrs, size_t n)
+void kvs_lmc_attrs_start(kvs_lmc_attrs *b, kvs_kv *const *attrs, size_t n, size_t extra)
 {
-    b->cap = n + 16;
+    b->cap = n + (extra ? extra : 16);
     b->v = kvs_arena_alloc(b->arena, b->cap * sizeof *b->v);
     b->n = 0;
     if (!b->v) {
@@ -51,6 +51,22 @@ const char *kvs_lmc_attrs_key(kvs_lmc_attrs *b, kvs_lmc_field f)
     return cached_key(b, (size_t)f, kvs_lmc_fields[f].name);
 }
 
+/* An attribute and its value, allocated together. */
+typedef struct kvpair {
+    kvs_kv kv;
+    kvs_any any;
+} kvpair;
+
+/* Allocates n attributes at once for the adds that follow. */
+static void reserve(kvs_lmc_attrs *b, size_t n)
+{
+    if (b->oom || n <= b->pool_left)
+        return;
+    kvpair *p = kvs_arena_alloc(b->arena, n * sizeof *p);
+    if (p)
+        b->pool = p, b->pool_left = n;
+}
+
 static kvs_any *add(kvs_lmc_attrs *b, const char *key)
 {
     if (!key || b->oom)
@@ -65,14 +81,19 @@ static kvs_any *add(kvs_lmc_attrs *b, const char *key)
         b->v = g;
         b->cap = cap;
     }
-    kvs_kv *kv = kvs_arena_alloc(b->arena, sizeof *kv + sizeof(kvs_any));
-    if (!kv) {
+    kvpair *p;
+    if (b->pool_left) {
+        p = b->pool;
+        b->pool = p + 1;
+        b->pool_left--;
+    } else if (!(p = kvs_arena_alloc(b->arena, sizeof *p))) {
         b->oom = 1;
         return NULL;
     }
     static const kvs_kv kv_init = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
     static const kvs_any any_init = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
-    kvs_any *v = (kvs_any *)(kv + 1);
+    kvs_kv *kv = &p->kv;
+    kvs_any *v = &p->any;
     *kv = kv_init;
     *v = any_init;
     kv->key = (char *)key;
@@ -155,22 +176,26 @@ static const char *join(kvs_lmc_attrs *b, const char *const *parts, const char *
 
 void kvs_lmc_annotate_root(const kvs_lmc_request *r, kvs_lmc_attrs *b)
 {
+    size_t n = 0;
+    for (int f = 0; f < KVS_LMC_NFIELDS; f++)
+        n += r->has[f] != 0;
+    reserve(b, n);
     for (int f = 0; f < KVS_LMC_NFIELDS; f++) {
         if (!r->has[f])
             continue;
         if (f == KVS_LMC_F_PARSE_ERRORS) {
             const char *roles[KVS_LMC_MAX_ERRORS], *keys[KVS_LMC_MAX_ERRORS];
-            size_t n = r->nerr < KVS_LMC_MAX_ERRORS ? r->nerr : KVS_LMC_MAX_ERRORS;
-            for (size_t i = 0; i < n; i++)
+            size_t ne = r->nerr < KVS_LMC_MAX_ERRORS ? r->nerr : KVS_LMC_MAX_ERRORS;
+            for (size_t i = 0; i < ne; i++)
                 roles[i] = kvs_lmc_role_name(r->err[i].role), keys[i] = r->err[i].key;
-            kvs_lmc_attrs_add_str(b, kvs_lmc_attrs_key(b, KVS_LMC_F_PARSE_ERRORS), join(b, roles, keys, n));
+            kvs_lmc_attrs_add_str(b, kvs_lmc_attrs_key(b, KVS_LMC_F_PARSE_ERRORS), join(b, roles, keys, ne));
         } else if (f == KVS_LMC_F_CB_FAILED_PHASES) {
             const char *names[KVS_LMC_NROLES];
-            size_t n = 0;
+            size_t nn = 0;
             for (int role = 0; role < KVS_LMC_NROLES; role++)
                 if (r->failed_phases & (1u << role))
-                    names[n++] = kvs_lmc_role_name((kvs_lmc_role)role);
-            kvs_lmc_attrs_add_str(b, kvs_lmc_attrs_key(b, KVS_LMC_F_CB_FAILED_PHASES), join(b, names, NULL, n));
+                    names[nn++] = kvs_lmc_role_name((kvs_lmc_role)role);
+            kvs_lmc_attrs_add_str(b, kvs_lmc_attrs_key(b, KVS_LMC_F_CB_FAILED_PHASES), join(b, names, NULL, nn));
         } else {
             add_field(b, (kvs_lmc_field)f, r->v[f]);
         }
@@ -181,6 +206,7 @@ void kvs_lmc_annotate_engine(const kvs_lmc_outcome *o, int same_trace, kvs_lmc_a
 {
     if (!o || !o->present)
         return;
+    reserve(b, o->n + 1u);
     for (unsigned i = 0; i < o->n; i++) {
         kvs_lmc_value v = o->v[i];
         if (o->field[i] == KVS_LMC_F_EARLY_EXIT)
@@ -195,6 +221,7 @@ void kvs_lmc_annotate_engine(const kvs_lmc_outcome *o, int same_trace, kvs_lmc_a
 static void annotate_child(kvs_lmc_role role, const kvs_span *s, const kvs_lmc_pspan *p, kvs_lmc_attrs *b)
 {
     uint64_t typed = p->has & p->was_str;
+    reserve(b, (size_t)__builtin_popcountll(typed) + 3u);
     for (int k = 0; typed && k < K_NKEYS; k++) {
         if (!((typed >> k) & 1))
             continue;
@@ -255,25 +282,27 @@ int kvs_lmc_request_read(const kvs_span *s, const char *prefix, kvs_lmc_request 
         const char *name = kv->key + plen;
         for (int f = 0; f < KVS_LMC_NFIELDS; f++) {
             const char *fn = kvs_lmc_fields[f].name;
-            if (fn[0] != name[0] || strcmp(fn, name) != 0)
+            if (fn[0] != name[0] || !kvs_lmc_streq(fn, name))
                 continue;
-            int ok = 0;
+            if (r->has[f])
+                break; /* a repeated key: the first one counts */
+            int ok = 0, x = 0;
+            kvs_lmc_value val = { 0 };
             switch (kvs_lmc_fields[f].type) {
-            case KVS_LMC_INT: ok = kvs_lmc_parse_i64(kv->value, &r->v[f].i) > 0; break;
-            case KVS_LMC_DOUBLE: ok = kvs_lmc_parse_f64(kv->value, &r->v[f].d) > 0; break;
-            case KVS_LMC_BOOL: {
-                int x = 0;
+            case KVS_LMC_INT: ok = kvs_lmc_parse_i64(kv->value, &val.i) > 0; break;
+            case KVS_LMC_DOUBLE: ok = kvs_lmc_parse_f64(kv->value, &val.d) > 0; break;
+            case KVS_LMC_BOOL:
                 ok = kvs_lmc_parse_bool(kv->value, &x) > 0;
-                r->v[f].i = x;
+                val.i = x;
                 break;
-            }
             case KVS_LMC_STR:
                 ok = kv->value->value_case == VC(STRING_VALUE);
                 if (ok)
-                    r->v[f].s = kv->value->string_value;
+                    val.s = kv->value->string_value;
                 break;
             }
-            if (ok && !r->has[f]) {
+            if (ok) {
+                r->v[f] = val;
                 r->has[f] = 2;
                 found++;
             }

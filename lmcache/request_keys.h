@@ -5,6 +5,21 @@
 
 #include "lmcache/request.h"
 
+/* Equality and prefix tests of short strings, inline (attribute keys and
+ * span names are compared millions of times a second). */
+static inline int kvs_lmc_streq(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+static inline int kvs_lmc_prefix(const char *s, const char *p)
+{
+    while (*p && *s == *p)
+        s++, p++;
+    return *p == 0;
+}
+
 /* X(id, key, type): I integer, D double, B boolean, S string. */
 #define KVS_LMC_KEYS(X)                                        \
     X(SESSION_ID, "session_id", S)                             \
@@ -63,6 +78,7 @@ enum { KT_I, KT_D, KT_B, KT_S };
 
 typedef struct kvs_lmc_key_def {
     const char *name;
+    size_t len;
     int type;
 } kvs_lmc_key_def;
 
@@ -78,6 +94,8 @@ typedef struct kvs_lmc_pspan {
 } kvs_lmc_pspan;
 
 void kvs_lmc_parse_span(kvs_lmc_role role, const kvs_span *s, kvs_lmc_pspan *p);
+/* The fields of kvs_lmc_outcome, ending with KVS_LMC_NFIELDS. */
+extern const uint8_t kvs_lmc_outcome_fields[];
 /* kvs_lmc_request_add with the span already parsed. */
 void kvs_lmc_request_add_parsed(kvs_lmc_request *r, kvs_lmc_role role, const kvs_span *s, const kvs_lmc_pspan *p);
 

@@ -329,6 +329,19 @@ static void hold(lc_proc *c, const lc_span *s, uint64_t now, lc_trace ***late, s
         KVS_WARN(c->id, "out of memory: a span of a held trace is lost");
 }
 
+/* The trace table is cold: ask for a span's bucket (stage 0), then for
+ * the trace it points at (stage 1), a few spans ahead. */
+static void prefetch_trace(const lc_window *w, const kvs_span *s, int stage)
+{
+    uint8_t id[16] = { 0 };
+    memcpy(id, s->trace_id.data, s->trace_id.len < 16 ? s->trace_id.len : 16);
+    lc_trace *const *b = &w->buckets[lc_hash_id(id) & (w->nbuckets - 1)];
+    if (stage == 0)
+        __builtin_prefetch(b);
+    else if (*b)
+        __builtin_prefetch(*b);
+}
+
 /* Holds the spans of `in` whose role is not NONE (lock held). */
 static void hold_all(lc_proc *c, kvs_batch *in, const uint8_t *roles, size_t total, size_t held, uint64_t now)
 {
@@ -353,9 +366,13 @@ static void hold_all(lc_proc *c, kvs_batch *in, const uint8_t *roles, size_t tot
         for (size_t si = 0; si < rs->n_scope_spans; si++) {
             kvs_scope_spans *ss = rs->scope_spans[si], *css = NULL;
             for (size_t i = 0; i < ss->n_spans; i++, k++) {
+                if (i + 8 < ss->n_spans)
+                    prefetch_trace(w, ss->spans[i + 8], 0);
+                if (i + 4 < ss->n_spans)
+                    prefetch_trace(w, ss->spans[i + 4], 1);
                 if (roles[k] == KVS_LMC_NONE || !seg)
                     continue;
-                lc_span s = { ss->spans[i], NULL, rs, ss, seg, 0, roles[k] };
+                lc_span s = { .span = ss->spans[i], .rs = rs, .ss = ss, .seg = seg, .role = roles[k] };
                 if (copy) {
                     kvs_arena *a = seg->b->arena;
                     if (!crs && (crs = kvs_arena_alloc(a, sizeof *crs))) {
@@ -416,6 +433,8 @@ static int lc_consume(void *state, kvs_batch *in, kvs_error *err)
         for (size_t s = 0; s < rs->n_scope_spans; s++) {
             const kvs_scope_spans *ss = rs->scope_spans[s];
             for (size_t i = 0; i < ss->n_spans; i++) {
+                if (i + 4 < ss->n_spans)
+                    __builtin_prefetch(ss->spans[i + 4]);
                 roles[k] = (uint8_t)kvs_lmc_classify(ss->spans[i], ss->scope, c->w.engine_join);
                 held += roles[k++] != KVS_LMC_NONE;
             }

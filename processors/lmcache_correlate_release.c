@@ -32,7 +32,6 @@ typedef struct out_ent {
     kvs_resource_spans *rs;
     kvs_scope_spans *ss;
     lc_seg *seg;
-    size_t seq;
 } out_ent;
 
 typedef struct rel_ctx {
@@ -123,7 +122,7 @@ static void pull_partners(lc_window *w)
             key = t->spans[j].key;
             if (!key || !*key)
                 continue;
-            uint64_t h = lc_hash_str(key);
+            uint64_t h = t->spans[j].khash;
             for (lc_ientry *e = lc_index_find(ix, key, h); e; e = lc_index_next(ix, e, key, h))
                 if (e->t->state != LC_RELEASING)
                     lc_claim(w, e->t, KVS_LMC_REL_PARTNER);
@@ -132,6 +131,26 @@ static void pull_partners(lc_window *w)
 }
 
 static void emit_child(rel_ctx *x, lc_trace *t, lc_span *s);
+
+/* Held spans are cold by the time they go out: ask for the span messages
+ * two traces ahead and for their attribute arrays one trace ahead. */
+static void prefetch_ahead(const lc_window *w, size_t i)
+{
+    if (i + 2 < w->nchunk) {
+        const lc_trace *t = w->chunk[i + 2];
+        for (uint32_t j = 0; j < t->n; j++)
+            __builtin_prefetch(t->spans[j].span);
+    }
+    if (i + 1 < w->nchunk) {
+        const lc_trace *t = w->chunk[i + 1];
+        for (uint32_t j = 0; j < t->n; j++) {
+            kvs_kv **a = t->spans[j].span->attributes;
+            __builtin_prefetch(a);
+            if (t->spans[j].span->n_attributes)
+                __builtin_prefetch(a[0]);
+        }
+    }
+}
 
 static int compute_records(rel_ctx *x)
 {
@@ -143,12 +162,25 @@ static int compute_records(rel_ctx *x)
             nroots += kvs_lmc_is_root(role);
             nengs += role == KVS_LMC_ENGINE;
         }
-    x->recs = nroots ? malloc(nroots * sizeof *x->recs) : NULL;
-    x->engs = nengs ? malloc(nengs * sizeof *x->engs) : NULL;
-    if ((nroots && !x->recs) || (nengs && !x->engs))
-        return -1;
+    if (nroots > w->caprecs) {
+        size_t cap = nroots > 2 * w->caprecs ? nroots : 2 * w->caprecs;
+        void *g = realloc(w->recs, cap * sizeof *x->recs);
+        if (!g)
+            return -1;
+        w->recs = g, w->caprecs = cap;
+    }
+    if (nengs > w->capengs) {
+        size_t cap = nengs > 2 * w->capengs ? nengs : 2 * w->capengs;
+        void *g = realloc(w->engs, cap * sizeof *x->engs);
+        if (!g)
+            return -1;
+        w->engs = g, w->capengs = cap;
+    }
+    x->recs = w->recs;
+    x->engs = w->engs;
     for (size_t i = 0; i < w->nchunk; i++) {
         lc_trace *t = w->chunk[i];
+        prefetch_ahead(w, i);
         size_t nroots_of[2] = { 0, 0 };
         uint32_t only[2] = { NONE, NONE };
         for (uint32_t j = 0; j < t->n; j++) {
@@ -311,14 +343,23 @@ static void remember(rel_ctx *x)
 
 /* ---- output ---- */
 
-static int cmp_ent(const void *a, const void *b)
+/* The output groups spans by their (resource, scope): a group per scope
+ * message (a scope message belongs to one resource message), found
+ * through a table stamped with the output's serial (never cleared). */
+typedef struct grp {
+    kvs_resource_spans *rs;
+    kvs_scope_spans *ss;
+    size_t n, off, first;
+} grp;
+
+#define GTAB (2 * LC_OUT_MAX)
+
+static int cmp_grp(const void *a, const void *b)
 {
-    const out_ent *x = a, *y = b;
+    const grp *x = a, *y = b;
     if (x->rs != y->rs)
         return (uintptr_t)x->rs < (uintptr_t)y->rs ? -1 : 1;
-    if (x->ss != y->ss)
-        return (uintptr_t)x->ss < (uintptr_t)y->ss ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+    return x->first < y->first ? -1 : x->first > y->first;
 }
 
 /* Gives the current output its resource/scope structure and parents. */
@@ -328,53 +369,83 @@ static int finish_out(rel_ctx *x)
     x->out = NULL;
     if (!out)
         return 0;
+    lc_window *w = x->w;
     size_t n = x->nents;
     x->nents = 0;
     kvs_arena *a = out->arena;
-    uint64_t serial = ++x->w->out_serial;
-    qsort(x->ents, n, sizeof *x->ents, cmp_ent);
-    size_t nrs = 0;
-    for (size_t i = 0; i < n; i++)
-        nrs += i == 0 || x->ents[i].rs != x->ents[i - 1].rs;
-    kvs_resource_spans **rsv = kvs_arena_alloc(a, (nrs ? nrs : 1) * sizeof *rsv);
-    int ok = rsv != NULL;
-    size_t r = 0;
-    for (size_t i = 0; ok && i < n;) {
-        size_t end = i, nss = 0;
-        while (end < n && x->ents[end].rs == x->ents[i].rs) {
-            nss += end == i || x->ents[end].ss != x->ents[end - 1].ss;
-            end++;
+    uint64_t serial = ++w->out_serial;
+    if (!w->gtab)
+        w->gtab = calloc(GTAB, sizeof *w->gtab);
+    if (!w->grps)
+        w->grps = malloc(LC_OUT_MAX * sizeof(grp));
+    grp *g = w->grps;
+    kvs_span **spans = kvs_arena_alloc(a, (n ? n : 1) * sizeof *spans);
+    uint32_t *gi = kvs_arena_alloc(a, (n ? n : 1) * sizeof *gi);
+    int ok = w->gtab && g && spans && gi;
+    size_t ng = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        kvs_scope_spans *ss = x->ents[i].ss;
+        size_t h = ((uintptr_t)ss >> 4) * UINT64_C(0x9E3779B97F4A7C15) >> 40;
+        for (;; h++) {
+            lc_gslot *sl = &w->gtab[h & (GTAB - 1)];
+            if (sl->stamp != serial) {
+                *sl = (lc_gslot){ ss, serial, (uint32_t)ng };
+                g[ng++] = (grp){ x->ents[i].rs, ss, 0, 0, i };
+            }
+            if (sl->ss == ss) {
+                gi[i] = sl->idx;
+                g[sl->idx].n++;
+                break;
+            }
         }
-        kvs_resource_spans *rs = kvs_arena_alloc(a, sizeof *rs);
-        kvs_scope_spans **ssv = kvs_arena_alloc(a, nss * sizeof *ssv);
-        if (!rs || !ssv) {
+    }
+    /* Groups in resource order, then the spans in group order. */
+    uint32_t *order = ok ? kvs_arena_alloc(a, (ng ? ng : 1) * sizeof *order) : NULL;
+    ok = ok && order;
+    if (ok && ng > 1) {
+        for (size_t i = 0; i < ng; i++)
+            g[i].off = i; /* remember the index through the sort */
+        qsort(g, ng, sizeof *g, cmp_grp);
+        for (size_t i = 0; i < ng; i++)
+            order[g[i].off] = (uint32_t)i;
+    } else if (ok && ng == 1) {
+        order[0] = 0;
+    }
+    size_t nrs = 0, off = 0;
+    for (size_t i = 0; ok && i < ng; i++) {
+        g[i].off = off, off += g[i].n, g[i].n = 0;
+        nrs += i == 0 || g[i].rs != g[i - 1].rs;
+    }
+    for (size_t i = 0; ok && i < n; i++) {
+        grp *k = &g[order[gi[i]]];
+        spans[k->off + k->n++] = x->ents[i].span;
+    }
+    kvs_resource_spans **rsv = ok ? kvs_arena_alloc(a, (nrs ? nrs : 1) * sizeof *rsv) : NULL;
+    kvs_scope_spans **ssv = ok ? kvs_arena_alloc(a, (ng ? ng : 1) * sizeof *ssv) : NULL;
+    ok = ok && rsv && ssv;
+    size_t r = 0;
+    for (size_t i = 0; ok && i < ng; i++) {
+        kvs_scope_spans *ss = kvs_arena_alloc(a, sizeof *ss);
+        if (!ss) {
             ok = 0;
             break;
         }
-        *rs = *x->ents[i].rs;
-        rs->scope_spans = ssv;
-        rs->n_scope_spans = nss;
-        size_t s = 0;
-        for (size_t k = i; ok && k < end;) {
-            size_t kend = k;
-            while (kend < end && x->ents[kend].ss == x->ents[k].ss)
-                kend++;
-            kvs_scope_spans *ss = kvs_arena_alloc(a, sizeof *ss);
-            kvs_span **spans = kvs_arena_alloc(a, (kend - k) * sizeof *spans);
-            if (!ss || !spans) {
+        *ss = *g[i].ss;
+        ss->spans = spans + g[i].off;
+        ss->n_spans = g[i].n;
+        ssv[i] = ss;
+        if (i == 0 || g[i].rs != g[i - 1].rs) {
+            kvs_resource_spans *rs = kvs_arena_alloc(a, sizeof *rs);
+            if (!rs) {
                 ok = 0;
                 break;
             }
-            *ss = *x->ents[k].ss;
-            ss->spans = spans;
-            ss->n_spans = kend - k;
-            for (size_t m = k; m < kend; m++)
-                spans[m - k] = x->ents[m].span;
-            ssv[s++] = ss;
-            k = kend;
+            *rs = *g[i].rs;
+            rs->scope_spans = ssv + i;
+            rs->n_scope_spans = 0;
+            rsv[r++] = rs;
         }
-        rsv[r++] = rs;
-        i = end;
+        rsv[r - 1]->n_scope_spans++;
     }
     for (size_t i = 0; ok && i < n; i++) {
         lc_seg *sg = x->ents[i].seg;
@@ -385,10 +456,10 @@ static int finish_out(rel_ctx *x)
     }
     if (ok && x->nouts == x->capouts) {
         size_t cap = x->capouts ? x->capouts * 2 : 8;
-        kvs_batch **g = realloc(x->outs, cap * sizeof *g);
-        ok = g != NULL;
+        kvs_batch **grown = realloc(x->outs, cap * sizeof *grown);
+        ok = grown != NULL;
         if (ok)
-            x->outs = g, x->capouts = cap;
+            x->outs = grown, x->capouts = cap;
     }
     if (!ok) {
         x->lost += n;
@@ -475,20 +546,20 @@ static void emit_span(rel_ctx *x, lc_span *s)
     x->b.oom = 0;
     if (kvs_lmc_is_root(role)) {
         rec *r = &x->recs[s->aux];
-        kvs_lmc_attrs_start(&x->b, o->attributes, o->n_attributes);
+        kvs_lmc_attrs_start(&x->b, o->attributes, o->n_attributes, KVS_LMC_NFIELDS);
         kvs_lmc_annotate_root(&r->r, &x->b);
         if ((c = annotated(x, o)) && r->joined && !r->same)
             add_link(x, c, r->link_trace, r->link_span);
     } else if (role == KVS_LMC_ENGINE) {
         eng *e = &x->engs[s->aux];
         if (e->has_o) {
-            kvs_lmc_attrs_start(&x->b, o->attributes, o->n_attributes);
+            kvs_lmc_attrs_start(&x->b, o->attributes, o->n_attributes, KVS_LMC_OUTCOME_MAX + 1);
             kvs_lmc_annotate_engine(&e->o, e->same, &x->b);
             if ((c = annotated(x, o)) && !e->same)
                 add_link(x, c, e->o.trace_id, e->o.span_id);
         }
     }
-    x->ents[x->nents] = (out_ent){ c ? c : s->span, s->rs, s->ss, s->seg, x->nents };
+    x->ents[x->nents] = (out_ent){ c ? c : s->span, s->rs, s->ss, s->seg };
     x->nents++;
 }
 
@@ -507,7 +578,7 @@ static void emit_child(rel_ctx *x, lc_trace *t, lc_span *s)
         return;
     }
     x->b.oom = 0;
-    kvs_lmc_attrs_start(&x->b, o->attributes, o->n_attributes);
+    kvs_lmc_attrs_start(&x->b, o->attributes, o->n_attributes, 12);
     w->st.parse_errors += kvs_lmc_request_add_child(r, role, o, &x->b);
     if (!r) {
         w->st.orphans++;
@@ -521,7 +592,7 @@ static void emit_child(rel_ctx *x, lc_trace *t, lc_span *s)
         kvs_lmc_attrs_add_bool(&x->b, kvs_lmc_attrs_key(&x->b, KVS_LMC_F_LATE), 1);
     }
     kvs_span *c = annotated(x, o);
-    x->ents[x->nents] = (out_ent){ c ? c : s->span, s->rs, s->ss, s->seg, x->nents };
+    x->ents[x->nents] = (out_ent){ c ? c : s->span, s->rs, s->ss, s->seg };
     x->nents++;
 }
 
@@ -542,7 +613,9 @@ int lc_release(lc_window *w, kvs_batch ***outs, size_t *nouts)
     }
     rel_ctx x = { .w = w };
     pull_partners(w);
-    x.ents = malloc(LC_OUT_MAX * sizeof *x.ents);
+    if (!w->ents)
+        w->ents = malloc(LC_OUT_MAX * sizeof *x.ents);
+    x.ents = w->ents;
     if (!x.ents || compute_records(&x) != 0) {
         /* Out of memory: count the spans as lost, free the traces. */
         for (size_t i = 0; i < w->nchunk; i++)
@@ -567,9 +640,6 @@ int lc_release(lc_window *w, kvs_batch ***outs, size_t *nouts)
     if (w->relpos == w->nrel)
         w->relpos = w->nrel = 0;
     w->st.spans_lost += x.lost;
-    free(x.recs);
-    free(x.engs);
-    free(x.ents);
     *outs = x.outs;
     *nouts = x.nouts;
     return x.lost ? -1 : 0;

@@ -4,25 +4,27 @@
  * release policy (what is due, what goes first when the window is full). */
 #include "processors/lmcache_correlate_window.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-uint64_t lc_hash_str(const char *s)
-{
-    uint64_t h = UINT64_C(1469598103934665603);
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
-    return h;
-}
 
 static uint64_t hash_bytes(const void *p, size_t n)
 {
     const unsigned char *s = p;
-    uint64_t h = UINT64_C(1469598103934665603);
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ s[i]) * UINT64_C(1099511628211);
-    return h;
+    uint64_t h = UINT64_C(0x9E3779B97F4A7C15) ^ n, w;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * UINT64_C(0xBF58476D1CE4E5B9);
+        h ^= h >> 29;
+    }
+    w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * UINT64_C(0x94D049BB133111EB);
+    return h ^ (h >> 32);
 }
+
+uint64_t lc_hash_str(const char *s) { return hash_bytes(s, strlen(s)); }
 
 uint64_t lc_hash_id(const uint8_t id[16])
 {
@@ -88,7 +90,7 @@ static int index_grow(lc_index *ix)
     return 0;
 }
 
-void lc_index_put(lc_index *ix, const char *key, lc_trace *t, uint32_t idx)
+void lc_index_put(lc_index *ix, const char *key, uint64_t h, lc_trace *t, uint32_t idx)
 {
     int32_t i;
     if (ix->free >= 0) {
@@ -99,15 +101,13 @@ void lc_index_put(lc_index *ix, const char *key, lc_trace *t, uint32_t idx)
             return; /* out of memory: that span joins nothing */
         i = (int32_t)ix->used++;
     }
-    uint64_t h = lc_hash_str(key);
     size_t k = h & (ix->nb - 1);
     ix->e[i] = (lc_ientry){ key, h, t, idx, ix->buckets[k] };
     ix->buckets[k] = i;
 }
 
-static void index_del(lc_index *ix, const char *key, lc_trace *t, uint32_t idx)
+static void index_del(lc_index *ix, uint64_t h, lc_trace *t, uint32_t idx)
 {
-    uint64_t h = lc_hash_str(key);
     int32_t *p = &ix->buckets[h & (ix->nb - 1)];
     while (*p >= 0) {
         lc_ientry *e = &ix->e[*p];
@@ -145,9 +145,7 @@ int lc_ring_init(lc_ring *r, size_t cap)
 {
     memset(r, 0, sizeof *r);
     r->cap = cap ? cap : 1;
-    r->nb = 1024;
-    while (r->nb < r->cap)
-        r->nb *= 2;
+    r->nb = 256; /* grows with the entries (ring_grow) */
     r->buckets = malloc(r->nb * sizeof *r->buckets);
     if (!r->buckets)
         return -1;
@@ -181,6 +179,37 @@ static void ring_unlink(lc_ring *r, int32_t i)
         *p = r->e[i].next;
 }
 
+/* More entries (up to cap), and buckets as many as entries. */
+static int ring_grow(lc_ring *r)
+{
+    size_t a = r->alloc ? r->alloc * 2 : 256;
+    if (a > r->cap)
+        a = r->cap;
+    lc_ring_entry *e = realloc(r->e, a * sizeof *e);
+    if (!e)
+        return -1;
+    r->e = e;
+    r->alloc = a;
+    if (a > r->nb) {
+        size_t nb = r->nb;
+        while (nb < a)
+            nb *= 2;
+        int32_t *b = malloc(nb * sizeof *b);
+        if (!b)
+            return 0; /* keep the old buckets: longer chains, still correct */
+        memset(b, 0xff, nb * sizeof *b);
+        for (size_t i = 0; i < r->n; i++) {
+            size_t k = r->e[i].hash & (nb - 1);
+            r->e[i].next = b[k];
+            b[k] = (int32_t)i;
+        }
+        free(r->buckets);
+        r->buckets = b;
+        r->nb = nb;
+    }
+    return 0;
+}
+
 void lc_ring_put(lc_ring *r, const void *key, size_t klen, uint8_t kind, void *payload)
 {
     char *heap = NULL;
@@ -194,18 +223,10 @@ void lc_ring_put(lc_ring *r, const void *key, size_t klen, uint8_t kind, void *p
     }
     int32_t i;
     if (r->n < r->cap) {
-        if (r->n == r->alloc) {
-            size_t a = r->alloc ? r->alloc * 2 : 256;
-            if (a > r->cap)
-                a = r->cap;
-            lc_ring_entry *e = realloc(r->e, a * sizeof *e);
-            if (!e) {
-                free(heap);
-                free(payload);
-                return;
-            }
-            r->e = e;
-            r->alloc = a;
+        if (r->n == r->alloc && ring_grow(r) != 0) {
+            free(heap);
+            free(payload);
+            return;
         }
         i = (int32_t)r->n++;
     } else {
@@ -321,12 +342,19 @@ void lc_trace_free(lc_window *w, lc_trace *t)
     for (uint32_t i = 0; i < t->n; i++) {
         lc_span *s = &t->spans[i];
         if (s->key)
-            index_del(s->role == KVS_LMC_ENGINE ? &w->by_request : &w->by_session, s->key, t, i);
+            index_del(s->role == KVS_LMC_ENGINE ? &w->by_request : &w->by_session, s->khash, t, i);
     }
     for (uint32_t i = 0; i < t->n; i++)
         lc_seg_release(w, t->spans[i].seg, 1);
-    free(t->spans);
-    free(t);
+    if (t->spans != t->inl)
+        free(t->spans);
+    if (w->nspare < 4096) {
+        t->hnext = w->spare;
+        w->spare = t;
+        w->nspare++;
+    } else {
+        free(t);
+    }
 }
 
 void lc_window_free(lc_window *w)
@@ -337,6 +365,16 @@ void lc_window_free(lc_window *w)
     for (size_t i = 0; i < w->nchunk; i++)
         lc_trace_free(w, w->chunk[i]);
     free(w->chunk);
+    free(w->recs);
+    free(w->engs);
+    free(w->ents);
+    free(w->gtab);
+    free(w->grps);
+    while (w->spare) {
+        lc_trace *t = w->spare;
+        w->spare = t->hnext;
+        free(t);
+    }
     while (w->age_head) {
         lc_trace *t = w->age_head;
         age_remove(w, t);
@@ -369,8 +407,12 @@ static void table_grow(lc_window *w)
     for (size_t i = 0; i < w->nbuckets; i++)
         for (lc_trace *t = w->buckets[i], *next; t; t = next) {
             next = t->hnext;
-            t->hnext = b[t->hash & (nb - 1)];
-            b[t->hash & (nb - 1)] = t;
+            lc_trace **head = &b[t->hash & (nb - 1)];
+            t->hnext = *head;
+            if (*head)
+                (*head)->hprev = &t->hnext;
+            t->hprev = head;
+            *head = t;
         }
     free(w->buckets);
     w->buckets = b;
@@ -379,17 +421,25 @@ static void table_grow(lc_window *w)
 
 lc_trace *lc_trace_new(lc_window *w, const uint8_t id[16], uint64_t h, uint64_t now)
 {
-    lc_trace *t = calloc(1, sizeof *t);
-    if (!t)
+    lc_trace *t = w->spare;
+    if (t)
+        w->spare = t->hnext, w->nspare--;
+    else if (!(t = malloc(sizeof *t)))
         return NULL;
+    memset(t, 0, offsetof(lc_trace, inl));
+    t->spans = t->inl;
+    t->cap = LC_INLINE;
     memcpy(t->id, id, 16);
     t->hash = h;
     t->first_ns = now;
     if (w->ntraces >= w->nbuckets)
         table_grow(w);
-    size_t k = h & (w->nbuckets - 1);
-    t->hnext = w->buckets[k];
-    w->buckets[k] = t;
+    lc_trace **head = &w->buckets[h & (w->nbuckets - 1)];
+    t->hnext = *head;
+    if (*head)
+        (*head)->hprev = &t->hnext;
+    t->hprev = head;
+    *head = t;
     t->aprev = w->age_tail;
     if (w->age_tail)
         w->age_tail->anext = t;
@@ -405,10 +455,12 @@ lc_trace *lc_trace_new(lc_window *w, const uint8_t id[16], uint64_t h, uint64_t 
 int lc_trace_add(lc_window *w, lc_trace *t, const lc_span *s, uint64_t now)
 {
     if (t->n == t->cap) {
-        uint32_t cap = t->cap ? t->cap * 2 : 4;
-        lc_span *g = realloc(t->spans, cap * sizeof *g);
+        uint32_t cap = t->cap * 2;
+        lc_span *g = t->spans == t->inl ? malloc(cap * sizeof *g) : realloc(t->spans, cap * sizeof *g);
         if (!g)
             return -1;
+        if (t->spans == t->inl)
+            memcpy(g, t->inl, sizeof t->inl);
         t->spans = g;
         t->cap = cap;
     }
@@ -421,12 +473,13 @@ int lc_trace_add(lc_window *w, lc_trace *t, const lc_span *s, uint64_t now)
         w->st.peak_spans = w->held_spans;
     kvs_lmc_role role = (kvs_lmc_role)s->role;
     h->key = NULL;
-    if (kvs_lmc_is_root(role) && (h->key = lc_session_of(s->span)))
-        lc_index_put(&w->by_session, h->key, t, i);
-    if (role == KVS_LMC_ENGINE) {
-        w->engines_seen = 1;
-        if ((h->key = lc_request_id_of(s->span)))
-            lc_index_put(&w->by_request, h->key, t, i);
+    if (kvs_lmc_is_root(role))
+        h->key = lc_session_of(s->span);
+    else if (role == KVS_LMC_ENGINE)
+        h->key = lc_request_id_of(s->span), w->engines_seen = 1;
+    if (h->key) {
+        h->khash = lc_hash_str(h->key);
+        lc_index_put(role == KVS_LMC_ENGINE ? &w->by_request : &w->by_session, h->key, h->khash, t, i);
     }
     if (kvs_lmc_is_root(role) || role == KVS_LMC_ENGINE || s->span->parent_span_id.len == 0) {
         t->root_ns = now;
@@ -455,11 +508,9 @@ int lc_detach(lc_window *w, lc_trace *t, int reason)
         return 0;
     if (push(&w->rel, &w->nrel, &w->caprel, t) != 0)
         return -1;
-    lc_trace **p = &w->buckets[t->hash & (w->nbuckets - 1)];
-    while (*p && *p != t)
-        p = &(*p)->hnext;
-    if (*p)
-        *p = t->hnext;
+    *t->hprev = t->hnext;
+    if (t->hnext)
+        t->hnext->hprev = t->hprev;
     age_remove(w, t);
     root_remove(w, t);
     t->state = LC_PENDING;
@@ -499,7 +550,7 @@ static int waiting_for_engine(lc_window *w, lc_trace *t)
         for (uint32_t j = 0; j < t->n && !found; j++)
             found = t->spans[j].role == KVS_LMC_ENGINE && t->spans[j].key && strcmp(t->spans[j].key, sid) == 0;
         if (!found)
-            found = lc_index_find(&w->by_request, sid, lc_hash_str(sid)) != NULL ||
+            found = lc_index_find(&w->by_request, sid, t->spans[i].khash) != NULL ||
                     lc_ring_has(&w->recent, sid, strlen(sid), LC_RING_ENGINE);
         if (!found)
             return 1;

@@ -32,6 +32,7 @@ typedef struct lc_seg {
 typedef struct lc_span {
     kvs_span *span;
     const char *key;         /* roots: session_id; engine spans: gen_ai.request.id */
+    uint64_t khash;          /* lc_hash_str(key) */
     kvs_resource_spans *rs;  /* where it came from (output groups by these) */
     kvs_scope_spans *ss;
     lc_seg *seg;
@@ -42,18 +43,20 @@ typedef struct lc_span {
 /* HELD: in the window; PENDING: detached, on the release list;
  * RELEASING: in the chunk lc_release is working on. */
 enum { LC_HELD, LC_PENDING, LC_RELEASING };
+#define LC_INLINE 6                      /* spans kept in the trace itself */
 
 typedef struct lc_trace {
     uint8_t id[16];
     uint64_t hash;
-    struct lc_trace *hnext;
+    struct lc_trace *hnext, **hprev;     /* hash chain (hprev: the pointer to this one) */
     struct lc_trace *aprev, *anext;      /* age list */
     struct lc_trace *rprev, *rnext;      /* root list */
     uint64_t first_ns, root_ns;
-    lc_span *spans;
+    lc_span *spans;                      /* inl, or malloc'd past LC_INLINE spans */
     uint32_t n, cap;
     uint8_t state, in_root, reason, late;
     size_t relidx;                       /* PENDING: its place in the release list */
+    lc_span inl[LC_INLINE];
 } lc_trace;
 
 /* A string-keyed multimap to (trace, span index). */
@@ -92,6 +95,12 @@ typedef struct lc_ring {
     size_t nb;
 } lc_ring;
 
+typedef struct lc_gslot {
+    void *ss;
+    uint64_t stamp;
+    uint32_t idx;
+} lc_gslot;
+
 typedef struct lc_window {
     uint64_t wait_ns, max_wait_ns, max_traces, max_spans;
     int engine_join;
@@ -110,6 +119,12 @@ typedef struct lc_window {
     size_t nrel, caprel, relpos;
     lc_trace **chunk;             /* the traces being released (RELEASING) */
     size_t nchunk, capchunk;
+    void *recs, *engs, *ents;     /* lc_release's scratch, kept between calls */
+    size_t caprecs, capengs;
+    struct lc_gslot *gtab;        /* output grouping table (stamped, never cleared) */
+    void *grps;
+    lc_trace *spare;              /* freed traces kept for reuse */
+    size_t nspare;
     kvs_lmc_correlate_stats st;
 } lc_window;
 
@@ -150,7 +165,7 @@ int lc_claim(lc_window *w, lc_trace *t, int reason);
 const char *lc_session_of(const kvs_span *s);
 const char *lc_request_id_of(const kvs_span *s);
 
-void lc_index_put(lc_index *ix, const char *key, lc_trace *t, uint32_t idx);
+void lc_index_put(lc_index *ix, const char *key, uint64_t h, lc_trace *t, uint32_t idx);
 /* The first entry for key (then lc_index_next), or NULL. */
 lc_ientry *lc_index_find(lc_index *ix, const char *key, uint64_t h);
 lc_ientry *lc_index_next(lc_index *ix, lc_ientry *e, const char *key, uint64_t h);

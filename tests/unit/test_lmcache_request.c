@@ -4,6 +4,7 @@
  * the engine side, annotations written and read back, and that every
  * annotation name is documented in docs/correlation.md. */
 #include "lmcache/request.h"
+#include "lmcache/request_keys.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -394,7 +395,7 @@ static kvs_span *written(const kvs_lmc_request *r, const char *prefix)
     attr(s, "session_id", any_str("kept"));
     kvs_lmc_attrs b;
     kvs_lmc_attrs_init(&b, A, prefix);
-    kvs_lmc_attrs_start(&b, s->attributes, s->n_attributes);
+    kvs_lmc_attrs_start(&b, s->attributes, s->n_attributes, 0);
     kvs_lmc_annotate_root(r, &b);
     assert_false(b.oom);
     s->attributes = b.v, s->n_attributes = b.n;
@@ -431,7 +432,7 @@ static void garbage_is_reported(void **st)
     attr(stc, "device", any_str("cuda:0"));
     kvs_lmc_attrs b;
     kvs_lmc_attrs_init(&b, A, NULL);
-    kvs_lmc_attrs_start(&b, stc->attributes, stc->n_attributes);
+    kvs_lmc_attrs_start(&b, stc->attributes, stc->n_attributes, 0);
     assert_int_equal(kvs_lmc_annotate_child(KVS_LMC_STORE, stc, &b), 1);
     stc->attributes = b.v, stc->n_attributes = b.n;
     kvs_kv *const *a = stc->attributes;
@@ -593,7 +594,7 @@ static void engine_join_values(void **st)
     memset(&o, 0xee, sizeof o);
     kvs_lmc_attrs b;
     kvs_lmc_attrs_init(&b, A, NULL);
-    kvs_lmc_attrs_start(&b, e->attributes, e->n_attributes);
+    kvs_lmc_attrs_start(&b, e->attributes, e->n_attributes, 0);
     kvs_lmc_annotate_engine(&copy, 1, &b);
     e->attributes = b.v, e->n_attributes = b.n;
     kvs_lmc_request back;
@@ -613,6 +614,25 @@ static void engine_join_values(void **st)
     assert_string_equal(kvs_lmc_s(&back, KVS_LMC_F_CACHE_SALT), "tenant-a");
     assert_string_equal(kvs_lmc_s(&back, KVS_LMC_F_JOIN), "same_trace");
     assert_memory_equal(copy.span_id, e->span_id.data, 8);
+}
+
+/* The outcome's field list is the table's on_engine fields but `join`. */
+static void outcome_fields_match_table(void **st)
+{
+    (void)st;
+    int listed[KVS_LMC_NFIELDS] = { 0 };
+    for (const uint8_t *f = kvs_lmc_outcome_fields; *f != KVS_LMC_NFIELDS; f++)
+        listed[*f] = 1;
+    for (int f = 0; f < KVS_LMC_NFIELDS; f++)
+        if (listed[f] != (kvs_lmc_fields[f].on_engine && f != KVS_LMC_F_JOIN))
+            fail_msg("field %s: listed %d, on_engine %d", kvs_lmc_fields[f].name, listed[f],
+                     kvs_lmc_fields[f].on_engine);
+    /* Every key LMCache writes is in the key table once. */
+    for (int k = 0; k < K_NKEYS; k++) {
+        assert_int_equal(kvs_lmc_keys[k].len, strlen(kvs_lmc_keys[k].name));
+        for (int j = 0; j < k; j++)
+            assert_string_not_equal(kvs_lmc_keys[k].name, kvs_lmc_keys[j].name);
+    }
 }
 
 /* ---- the documentation names every annotation ---- */
@@ -654,6 +674,7 @@ int main(void)
         cmocka_unit_test(round_trip_custom_prefix),
         cmocka_unit_test(cacheblend_record),
         cmocka_unit_test(engine_join_values),
+        cmocka_unit_test(outcome_fields_match_table),
         cmocka_unit_test(every_field_documented),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

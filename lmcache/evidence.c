@@ -151,7 +151,7 @@ kvs_lmc_evidence *kvs_lmc_evidence_new(const kvs_lmc_evidence_limits *lim)
     ev->logs.enable_p2p = ev->logs.enable_pd = ev->logs.enable_async = -1;
     ev->logs.speed_gbps_min = ev->logs.speed_tokens_min = NAN;
     ev->http.healthy = -1;
-    ev->http.l1_memory_used_bytes = ev->http.l1_total_object_count = NAN;
+    ev->http.l1_memory_used_bytes = ev->http.l1_total_object_count = ev->http.l1_memory_total_bytes = NAN;
     return ev;
 }
 

@@ -186,6 +186,7 @@ typedef struct kvs_lmc_http_facts {
     double l1_memory_used_bytes; /* NaN unknown */
     double l1_total_object_count;/* NaN unknown */
     unsigned endpoints;          /* endpoints that answered */
+    double l1_memory_total_bytes;/* NaN unknown */
 } kvs_lmc_http_facts;
 
 typedef struct kvs_lmc_http_failure {
@@ -210,6 +211,7 @@ typedef struct kvs_lmc_lane {
     bool measured;               /* it held real records */
     unsigned long records;
     unsigned long parse_errors;
+    unsigned long files;         /* distinct inputs behind the records (files, HTTP sources); 0 unknown */
 } kvs_lmc_lane;
 
 typedef struct kvs_lmc_log_stats {
@@ -248,7 +250,15 @@ int kvs_lmc_evidence_add_http_failure(kvs_lmc_evidence *ev, const char *endpoint
 void kvs_lmc_evidence_set_lane(kvs_lmc_evidence *ev, kvs_lmc_lane_id id, const kvs_lmc_lane *l);
 
 /* OTLP adapters (evidence_otlp.c): every data point, span and log record
- * of the request. t_ms of points comes from timeUnixNano. */
+ * of the request. t_ms of points comes from timeUnixNano. Log records are
+ * read by their event_name (or `kvscope.evidence.kind`) as the evidence
+ * receivers emit them (docs/evidence-records.md, evidence_records.c):
+ * LMCache HTTP answers become HTTP facts, failures and the HTTP lane;
+ * trace recordings, replay outputs and lookup-hash files their lanes;
+ * filelog lines and any other record's string body log lines; kvscope's
+ * own findings and reports are not evidence and are skipped, and so are the
+ * evidence receivers' own metrics (kvscope.lmcache.http.*, .trace.*,
+ * .log.*, .lookup_hash.*), which restate their records. */
 int kvs_lmc_evidence_add_metrics(kvs_lmc_evidence *ev, const kvs_metrics_req *req);
 int kvs_lmc_evidence_add_spans(kvs_lmc_evidence *ev, const kvs_traces_req *req);
 int kvs_lmc_evidence_add_logs(kvs_lmc_evidence *ev, const kvs_logs_req *req);

@@ -54,11 +54,17 @@ struct kvs_lmc_evidence {
     kvs_lmc_lane lanes[KVS_LMC_LANE__COUNT];
     kvs_lmc_log_stats logs;
     kvs_lmc_unknown_prefixes unk;
+    struct kvs_lmc_recstate *rec;        /* evidence_records.c, in the arena; NULL until a record came */
 };
 
 /* Interned copy of s in the evidence's string table. */
 const char *kvs_lmc_ev_intern(kvs_lmc_evidence *ev, const char *s);
 /* Adds s to a capped set; 0 (also when the cap refused it) or KVS_E_NOMEM. */
 int kvs_lmc_ev_set_add(kvs_lmc_evidence *ev, kvs_lmc_set_id id, const char *s);
+
+/* One OTLP log record of any kind (evidence_records.c): evidence records
+ * by event_name, other records' string bodies as log lines. 0 or
+ * KVS_E_NOMEM. */
+int kvs_lmc_ev_add_log_record(kvs_lmc_evidence *ev, const kvs_log_record *lr);
 
 #endif

@@ -1,7 +1,10 @@
 /* OTLP adapters of the evidence model (see evidence.h): metrics requests
- * become observations, spans give scopes, span counts and request
- * records, log records give log lines. Attribute values become label
- * strings (ints in decimal, doubles in %.17g, bools true/false). */
+ * become observations (but for the evidence receivers' own metrics, which
+ * restate their records), spans give scopes, span counts and request
+ * records, log records go to evidence_records.c, which reads the evidence
+ * receivers' records as what they are (HTTP facts, lanes) and other
+ * records as log lines. Attribute values become label strings (ints in
+ * decimal, doubles in %.17g, bools true/false). */
 #include "core/error.h"
 #include "lmcache/evidence_int.h"
 #include "lmcache/request.h"
@@ -112,9 +115,30 @@ static int add_number_points(kvs_lmc_evidence *ev, const kvs_metric *m, kvs_numb
     return 0;
 }
 
+/* The evidence receivers' own metrics (kvscope.lmcache.http.*, .trace.*,
+ * .log.*, .lookup_hash.*, in either spelling: docs/evidence-records.md)
+ * restate what their log records say, and the diagnosis reads the records
+ * (evidence_records.c). As series they would count as observed metrics of
+ * the deployment and stamp the receivers' wall clock as observation time,
+ * so the same evidence folder would not give the same reports twice. */
+static bool evidence_receiver_metric(const char *name)
+{
+    static const char *const prefixes[] = {"kvscope.lmcache.http.", "kvscope.lmcache.trace.", "kvscope.lmcache.log.",
+                                           "kvscope.lmcache.lookup_hash."};
+    for (size_t k = 0; k < sizeof prefixes / sizeof prefixes[0]; k++) {
+        const char *p = prefixes[k];
+        size_t i = 0;
+        while (p[i] && (name[i] == p[i] || (p[i] == '.' && name[i] == '_')))
+            i++;
+        if (!p[i])
+            return true;
+    }
+    return false;
+}
+
 static int add_metric(kvs_lmc_evidence *ev, const kvs_metric *m)
 {
-    if (!m || !m->name)
+    if (!m || !m->name || evidence_receiver_metric(m->name))
         return 0;
     attr_conv c;
     switch (m->data_case) {
@@ -253,6 +277,9 @@ static int64_t raw_i(const kvs_span *sp, const char *key)
  * annotated, from LMCache's own `request` attributes. */
 static int add_request_from_span(kvs_lmc_evidence *ev, const kvs_span *sp, kvs_lmc_role role)
 {
+    /* Only roots carry a request's outcome (the engine span repeats it). */
+    if (role != KVS_LMC_ROOT_MP && role != KVS_LMC_ROOT_CB)
+        return 0;
     char tid[33];
     hex(&sp->trace_id, tid);
     kvs_lmc_reqobs o = {.trace_id = tid[0] ? tid : NULL, .t_ms = ns_to_ms(sp->end_time_unix_nano),
@@ -260,8 +287,6 @@ static int add_request_from_span(kvs_lmc_evidence *ev, const kvs_span *sp, kvs_l
     kvs_lmc_request r;
     kvs_lmc_request_init(&r);
     if (kvs_lmc_request_read(sp, KVS_LMC_DEFAULT_PREFIX, &r) > 0) {
-        if (role == KVS_LMC_ENGINE)
-            return 0; /* the engine span repeats the outcome of its LMCache root */
         o.model = kvs_lmc_has(&r, KVS_LMC_F_MODEL) ? kvs_lmc_s(&r, KVS_LMC_F_MODEL) : NULL;
         o.cache_salt = kvs_lmc_has(&r, KVS_LMC_F_CACHE_SALT) ? kvs_lmc_s(&r, KVS_LMC_F_CACHE_SALT) : NULL;
         o.salt_observed = true;
@@ -330,16 +355,8 @@ int kvs_lmc_evidence_add_logs(kvs_lmc_evidence *ev, const kvs_logs_req *req)
         int rc = add_resource(ev, rl->resource);
         for (size_t s = 0; !rc && s < rl->n_scope_logs; s++) {
             const kvs_scope_logs *sl = rl->scope_logs[s];
-            for (size_t i = 0; !rc && sl && i < sl->n_log_records; i++) {
-                const kvs_log_record *lr = sl->log_records[i];
-                const char *body = lr && lr->body &&
-                                           lr->body->value_case ==
-                                               OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE
-                                       ? lr->body->string_value
-                                       : NULL;
-                if (body)
-                    rc = kvs_lmc_evidence_add_log_line(ev, body, strlen(body));
-            }
+            for (size_t i = 0; !rc && sl && i < sl->n_log_records; i++)
+                rc = kvs_lmc_ev_add_log_record(ev, sl->log_records[i]);
         }
         if (rc)
             return rc;

@@ -64,25 +64,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    local p i
-    for i in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-    done
-    return 1
-}
-wait_port() {
-    local i
-    for i in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
-selfmetric() {   # PORT SERIES
-    curl -s --max-time 2 "http://127.0.0.1:$1/metrics" | awk -v s="$2" 'index($0, s " ") == 1 { print $2; exit }'
-}
+# free_port, wait_listen, selfmetric
+# shellcheck source=tests/integration/lib.sh
+. "$ROOT/tests/integration/lib.sh"
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 field() { echo "$2" | sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p"; }
@@ -90,7 +74,7 @@ TCK=$(getconf CLK_TCK)
 
 # start_pair NAME VERBOSITY MEMLIMIT(0|MiB)
 start_pair() {
-    HTTP_PORT=$(free_port) && SINK_PORT=$(free_port) && TM_PORT=$(free_port) && SM_PORT=$(free_port) || return 1
+    free_port HTTP_PORT SINK_PORT TM_PORT SM_PORT || return 1
     cat >"$TMP/$1-sink.yaml" <<EOF
 receivers:
   otlp:
@@ -158,7 +142,7 @@ EOF
     SPID=$!
     "$KVSCOPE" run --config "$TMP/$1-test.yaml" >"$TMP/$1-test.log" 2>&1 &
     TPID=$!
-    wait_port "$SINK_PORT" && wait_port "$HTTP_PORT" && wait_port "$TM_PORT"
+    wait_listen "$SINK_PORT" && wait_listen "$HTTP_PORT" && wait_listen "$TM_PORT"
 }
 
 stop_pair() {

@@ -9,57 +9,13 @@
 
 #include "core/log.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-/* ---- addresses ---- */
-
-int kvs_hostport_parse(const char *s, char *host, size_t hostn, int *port)
-{
-    if (!s || hostn == 0)
-        return -1;
-    const char *colon = strrchr(s, ':');
-    if (!colon || !colon[1])
-        return -1;
-    const char *h = s;
-    size_t hl = (size_t)(colon - s);
-    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    } else if (memchr(h, ':', hl)) {
-        return -1;
-    }
-    long p = 0;
-    for (const char *q = colon + 1; *q; q++) {
-        if (*q < '0' || *q > '9' || p > 65535)
-            return -1;
-        p = p * 10 + (*q - '0');
-    }
-    if (p > 65535 || hl >= hostn)
-        return -1;
-    for (size_t i = 0; i < hl; i++)
-        if ((unsigned char)h[i] <= ' ' || h[i] == '/')
-            return -1;
-    if (hl == 0)
-        snprintf(host, hostn, "0.0.0.0");
-    else if (hl == 9 && strncasecmp(h, "localhost", 9) == 0)
-        snprintf(host, hostn, "127.0.0.1");
-    else
-        snprintf(host, hostn, "%.*s", (int)hl, h);
-    *port = (int)p;
-    return 0;
-}
 
 /* ---- the HTTP server ---- */
 
@@ -68,6 +24,7 @@ struct kvs_own_http {
     kvs_own_http_fn fn;
     void *ctx;
     int port;
+    char who[128];   /* names libmicrohttpd's messages in the log */
 };
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -116,51 +73,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return ret;
 }
 
-/* A listening socket bound to host:port (getaddrinfo: names, IPv4, IPv6). */
-static int listen_on(const char *who, const char *address, int *ipv6, int *bound_port, kvs_error *err)
-{
-    char host[256];
-    int port;
-    if (kvs_hostport_parse(address, host, sizeof host, &port) != 0)
-        return kvs_errorf(err, KVS_E_INVALID, "%s: expected host:port, got \"%s\"", who, address);
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
-    struct addrinfo *res = NULL;
-    char ports[16];
-    snprintf(ports, sizeof ports, "%d", port);
-    int gai = getaddrinfo(host, ports, &hints, &res);
-    if (gai != 0)
-        return kvs_errorf(err, KVS_E_IO, "%s: cannot resolve %s: %s", who, host, gai_strerror(gai));
-    int fd = -1, saved = 0;
-    for (struct addrinfo *a = res; a; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0) {
-            saved = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (a->ai_family == AF_INET6)
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 64) == 0) {
-            *ipv6 = a->ai_family == AF_INET6;
-            break;
-        }
-        saved = errno;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        return kvs_errorf(err, KVS_E_IO, "%s: cannot listen on %s: %s", who, address, strerror(saved));
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    *bound_port = port;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                                     : ((struct sockaddr_in *)&ss)->sin_port);
-    return fd;
-}
-
 kvs_own_http *kvs_own_http_start(const char *who, const char *address, kvs_own_http_fn fn, void *ctx,
                                  kvs_error *err)
 {
@@ -171,18 +83,22 @@ kvs_own_http *kvs_own_http_start(const char *who, const char *address, kvs_own_h
     }
     s->fn = fn;
     s->ctx = ctx;
-    int ipv6 = 0;
-    int fd = listen_on(who, address, &ipv6, &s->port, err);
+    snprintf(s->who, sizeof s->who, "%s", who);
+    char host[256];
+    int port;
+    bool ipv6 = false;
+    int fd = -1;
+    if (kvs_hostport_parse(address, host, sizeof host, &port) != 0)
+        kvs_errorf(err, KVS_E_INVALID, "%s: expected host:port, got \"%s\"", who, address);
+    else if ((fd = kvs_net_listen(host, port, 64, &s->port, &ipv6, err)) < 0)
+        kvs_error_prefix(err, "%s", who);
     if (fd < 0) {
         free(s);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | (ipv6 ? MHD_USE_IPv6 : 0);
-    s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, fd,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                            MHD_OPTION_END);
+    kvs_httpd_opts ho = { .log_id = s->who, .threads = 1, .max_connections = 64, .idle_timeout_s = 10 };
+    s->d = kvs_httpd_start(fd, ipv6, &ho, on_request, s);
     if (!s->d) {
-        close(fd);
         free(s);
         kvs_errorf(err, KVS_E_IO, "%s: cannot start the HTTP server on %s", who, address);
         return NULL;
@@ -471,18 +387,6 @@ static void instance_metrics(render *r, const kvs_instance_info *in, kvs_selfmet
 
 /* ---- the process ---- */
 
-static double proc_rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return 0;
-    unsigned long long size = 0, resident = 0;
-    int n = fscanf(f, "%llu %llu", &size, &resident);
-    fclose(f);
-    long page = sysconf(_SC_PAGESIZE);
-    return n == 2 && page > 0 ? (double)resident * (double)page : 0;
-}
-
 /* CPU seconds (user + system) and uptime from /proc/self/stat. */
 static void proc_times(double *cpu, double *uptime)
 {
@@ -535,7 +439,7 @@ int kvs_selfmetrics_render(const kvs_engine *e, kvs_selfmetrics_level level, kvs
     double cpu, up;
     proc_times(&cpu, &up);
     gauge(&r, "kvscope_process_resident_memory_bytes", "Resident set size of the kvscope process, in bytes.", NULL,
-          proc_rss_bytes());
+          (double)kvs_proc_rss_bytes());
     char val[48];
     fmt_double(val, sizeof val, round(cpu * 100) / 100);
     sample(&r, "kvscope_process_cpu_seconds_total", "counter",

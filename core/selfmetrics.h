@@ -12,8 +12,8 @@
  *   for more than one signal (its counters are not kept per signal).
  * - The endpoint reads counters with relaxed atomics and queue gauges with
  *   each component's `gauges` hook: it never blocks the pipeline.
- * - The servers bind only what they are told (`localhost` means 127.0.0.1)
- *   and answer GET and HEAD only. */
+ * - The servers bind only what they are told (addresses as core/net.h
+ *   reads them: `localhost` means 127.0.0.1) and answer GET and HEAD only. */
 #ifndef KVS_SELFMETRICS_H
 #define KVS_SELFMETRICS_H
 
@@ -21,15 +21,12 @@
 #include "core/component.h"
 #include "core/engine.h"
 #include "core/error.h"
+#include "core/net.h"
 #include "core/sending_queue.h"
 
 #include <stddef.h>
 
 /* ---- kvscope's own small HTTP servers ---- */
-
-/* Splits "host:port", "[v6]:port" or ":port" (every interface). `localhost`
- * becomes 127.0.0.1; an empty host 0.0.0.0. 0, or -1 when malformed. */
-int kvs_hostport_parse(const char *s, char *host, size_t hostn, int *port);
 
 /* Answers one GET/HEAD of `path` (without the query string): fills body
  * and *ctype (a static string) and returns the HTTP status. Runs on the

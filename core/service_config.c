@@ -11,6 +11,8 @@
  * The model points into the document: ids are the key scalars. */
 #include "core/service_config.h"
 
+#include "core/net.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,23 +223,9 @@ static int collect_components(builder *b)
 
 static int valid_hostport(const char *s)
 {
-    const char *colon = strrchr(s, ':');
-    if (!colon || !colon[1] || strlen(colon + 1) > 5)
-        return 0;
-    long port = 0;
-    for (const char *p = colon + 1; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return 0;
-        port = port * 10 + (*p - '0');
-    }
-    if (port > 65535)
-        return 0;
-    if (s[0] == '[')
-        return colon > s + 1 && colon[-1] == ']';
-    for (const char *p = s; p < colon; p++)
-        if (*p == ':' || *p == '/' || (unsigned char)*p <= ' ')
-            return 0;
-    return 1;
+    char host[256];
+    int port;
+    return kvs_hostport_parse(s, host, sizeof host, &port) == 0;
 }
 
 static int check_telemetry(builder *b, const kvs_cfg_node *tel)

@@ -1,6 +1,8 @@
 #include "core/telemetry.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 void kvs_telemetry_init(kvs_telemetry *t, const char *id, const char *kind)
 {
@@ -27,4 +29,16 @@ void kvs_tel_drop(kvs_telemetry *t, const char *reason, uint64_t n)
     else
         t->reasons[KVS_TEL_MAX_REASONS - 1].count += n;
     pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t kvs_proc_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    unsigned long long size = 0, resident = 0;
+    int n = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return n == 2 && page > 0 ? (uint64_t)resident * (uint64_t)page : 0;
 }

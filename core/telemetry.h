@@ -38,4 +38,8 @@ static inline uint64_t kvs_tel_get(const atomic_uint_fast64_t *c)
 /* Counts n items dropped for a reason (a string literal). */
 void kvs_tel_drop(kvs_telemetry *t, const char *reason, uint64_t n);
 
+/* The process's resident set size in bytes, from /proc/self/statm (0 when
+ * it cannot be read): self-metrics and memory_limiter read it. */
+uint64_t kvs_proc_rss_bytes(void);
+
 #endif

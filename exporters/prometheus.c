@@ -13,19 +13,14 @@
 #include "core/clock.h"
 #include "core/component.h"
 #include "core/log.h"
+#include "core/net.h"
 #include "exporters/prometheus_text.h"
 
-#include <errno.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #define HTTP_THREADS 2
@@ -42,7 +37,6 @@ typedef struct prom_exp {
     kvs_promx_label *consts;
     kvs_promx_store *store;
     struct MHD_Daemon *d;
-    int fd;
 } prom_exp;
 
 static const char *const keys[] = { "endpoint", "namespace", "const_labels", "send_timestamps", "metric_expiration",
@@ -50,41 +44,6 @@ static const char *const keys[] = { "endpoint", "namespace", "const_labels", "se
 static const char *const r2t_keys[] = { "enabled", NULL };
 
 /* ---- config ---- */
-
-/* "host:port", "[v6]:port" or ":port"; "localhost" is 127.0.0.1. */
-static int parse_endpoint(const kvs_cfg_node *c, prom_exp *x, kvs_error *err)
-{
-    const char *ep;
-    if (kvs_cfg_str(c, "endpoint", "localhost:9464", &ep, err))
-        return KVS_E_INVALID;
-    const kvs_cfg_node *at = kvs_cfg_get(c, "endpoint");
-    const char *colon = strrchr(ep, ':');
-    if (!colon)
-        return kvs_cfg_errorf(err, at, "endpoint \"%s\" must be host:port", ep);
-    const char *h = ep;
-    size_t hl = (size_t)(colon - ep);
-    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    } else if (memchr(h, ':', hl)) {
-        return kvs_cfg_errorf(err, at, "endpoint \"%s\": write an IPv6 address in brackets, as [::1]:9464", ep);
-    }
-    char *end;
-    errno = 0;
-    long p = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || errno || p < 0 || p > 65535)
-        return kvs_cfg_errorf(err, at, "endpoint \"%s\": port must be a number from 0 to 65535", ep);
-    if (hl >= sizeof x->host)
-        return kvs_cfg_errorf(err, at, "endpoint \"%s\": host name too long", ep);
-    if (hl == 0)
-        snprintf(x->host, sizeof x->host, "0.0.0.0");
-    else if (hl == 9 && strncasecmp(h, "localhost", 9) == 0)
-        snprintf(x->host, sizeof x->host, "127.0.0.1");
-    else
-        snprintf(x->host, sizeof x->host, "%.*s", (int)hl, h);
-    x->port = (int)p;
-    return 0;
-}
 
 static int valid_name(const char *s, int allow_colon)
 {
@@ -112,10 +71,10 @@ static int pe_create(const kvs_create_ctx *ctx, void **state, kvs_error *err)
     prom_exp *x = calloc(1, sizeof *x);
     if (!x)
         return kvs_errorf(err, KVS_E_NOMEM, "out of memory");
-    x->fd = -1;
     int send_ts, suffixes, r2t = 0;
     const char *ns;
-    if (parse_endpoint(c, x, err) || kvs_cfg_str(c, "namespace", NULL, &ns, err) ||
+    if (kvs_cfg_endpoint(c, "endpoint", "localhost:9464", x->host, sizeof x->host, &x->port, err) ||
+        kvs_cfg_str(c, "namespace", NULL, &ns, err) ||
         kvs_cfg_bool(c, "send_timestamps", 0, &send_ts, err) ||
         kvs_cfg_bool(c, "add_metric_suffixes", 1, &suffixes, err) ||
         kvs_cfg_duration(c, "metric_expiration", 5 * 60 * KVS_SEC, &x->opts.expiration_ns, err))
@@ -258,60 +217,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return rc;
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    prom_exp *x = cls;
-    char msg[300];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = 0;
-    KVS_DEBUG(x->id, "http: %s", msg);
-}
-
-static int listen_on(prom_exp *x, int *bound, int *v6, kvs_error *err)
-{
-    char ps[8];
-    snprintf(ps, sizeof ps, "%d", x->port);
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(x->host, ps, &hints, &ai);
-    if (gai != 0)
-        return kvs_errorf(err, KVS_E_IO, "%s: cannot resolve %s: %s", x->id, x->host, gai_strerror(gai));
-    int fd = -1, saved = 0;
-    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-        if (fd < 0) {
-            saved = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (a->ai_family == AF_INET6)
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 128) != 0) {
-            saved = errno;
-            close(fd);
-            fd = -1;
-            continue;
-        }
-        *v6 = a->ai_family == AF_INET6;
-    }
-    freeaddrinfo(ai);
-    if (fd < 0)
-        return kvs_errorf(err, KVS_E_IO, "%s: cannot listen on %s:%d: %s", x->id, x->host, x->port, strerror(saved));
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    *bound = x->port;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
-    return fd;
-}
-
 /* ---- lifecycle ---- */
 
 static int pe_start(void *state, kvs_error *err)
@@ -320,26 +225,20 @@ static int pe_start(void *state, kvs_error *err)
     x->store = kvs_promx_new(&x->opts);
     if (!x->store)
         return kvs_errorf(err, KVS_E_NOMEM, "%s: out of memory", x->id);
-    int port = x->port, v6 = 0;
-    int fd = listen_on(x, &port, &v6, err);
-    if (fd < 0)
+    int port = x->port;
+    bool v6 = false;
+    int fd = kvs_net_listen(x->host, x->port, 128, &port, &v6, err);
+    if (fd < 0) {
+        kvs_error_prefix(err, "%s", x->id);
         return KVS_E_IO;
-    x->fd = fd;
-    unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (v6)
-        flags |= MHD_USE_IPv6;
-    x->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, x,
-                            MHD_OPTION_LISTEN_SOCKET, x->fd,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, x,
-                            MHD_OPTION_END);
-    if (!x->d) {
-        close(x->fd);
-        x->fd = -1;
-        return kvs_errorf(err, KVS_E_IO, "%s: cannot start the HTTP server on %s:%d", x->id, x->host, port);
     }
+    kvs_httpd_opts ho = { .log_id = x->id,
+                          .threads = HTTP_THREADS,
+                          .max_connections = HTTP_MAX_CONNECTIONS,
+                          .idle_timeout_s = HTTP_IDLE_TIMEOUT_S };
+    x->d = kvs_httpd_start(fd, v6, &ho, on_request, x);
+    if (!x->d)
+        return kvs_errorf(err, KVS_E_IO, "%s: cannot start the HTTP server on %s:%d", x->id, x->host, port);
     KVS_INFO(x->id, "serving Prometheus metrics at http://%s%s%s:%d/metrics", v6 ? "[" : "", x->host, v6 ? "]" : "",
              port);
     return 0;
@@ -370,12 +269,8 @@ static void pe_shutdown(void *state, uint64_t deadline_ns)
 {
     prom_exp *x = state;
     if (x->d) {
-        MHD_stop_daemon(x->d);
+        MHD_stop_daemon(x->d);   /* closes the listening socket too */
         x->d = NULL;
-    }
-    if (x->fd >= 0) {
-        close(x->fd);
-        x->fd = -1;
     }
 }
 

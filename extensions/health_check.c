@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/component.h"
 #include "core/log.h"
+#include "core/net.h"
 #include "core/selfmetrics.h"
 
 #include <stdio.h>

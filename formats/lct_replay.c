@@ -1,6 +1,7 @@
 /* Trace info / trace replay outputs (see lct_replay.h). */
 #include "formats/lct_replay.h"
 
+#include "formats/json_tree.h"
 #include "formats/lmcache_http.h"
 
 #include <ctype.h>
@@ -184,27 +185,6 @@ static void trace_info(kvs_lctr *r, const char *t, size_t len)
 
 /* ---- JSON ---- */
 
-static yajl_val get(yajl_val o, const char *k)
-{
-    if (!YAJL_IS_OBJECT(o))
-        return NULL;
-    for (size_t i = 0; i < o->u.object.len; i++)
-        if (strcmp(o->u.object.keys[i], k) == 0)
-            return o->u.object.values[i];
-    return NULL;
-}
-
-static int num(yajl_val v, double *out)
-{
-    if (YAJL_IS_INTEGER(v))
-        *out = (double)v->u.number.i;
-    else if (YAJL_IS_DOUBLE(v))
-        *out = v->u.number.d;
-    else
-        return -1;
-    return isfinite(*out) ? 0 : -1;
-}
-
 static int truthy(yajl_val v)
 {
     double d;
@@ -212,7 +192,7 @@ static int truthy(yajl_val v)
         return 1;
     if (YAJL_IS_STRING(v))
         return v->u.string[0] != 0;
-    return num(v, &d) == 0 && d != 0;
+    return kvs_json_num(v, &d) == 0 && d != 0;
 }
 
 static void scalar(yajl_val v, char *dst, size_t cap)
@@ -230,7 +210,7 @@ static void info_from(kvs_lctr *r, yajl_val o)
                                         "total_records", "duration_s", "duration", NULL };
     for (int i = 0; keys[i]; i++) {
         char val[128];
-        scalar(get(o, keys[i]), val, sizeof val);
+        scalar(kvs_json_get(o, keys[i]), val, sizeof val);
         if (val[0])
             info_field(r, keys[i], val);
     }
@@ -240,17 +220,17 @@ static void op_stats(kvs_lctr_op *op, yajl_val o)
 {
     double d;
     for (int s = 0; s < KVS_LCTR_NSTATS; s++)
-        if (num(get(o, stat_names[s]), &d) == 0)
+        if (kvs_json_num(kvs_json_get(o, stat_names[s]), &d) == 0)
             op->stat[s] = d;
-    if (isnan(op->stat[KVS_LCTR_MEAN]) && num(get(o, "latency_ms"), &d) == 0)
+    if (isnan(op->stat[KVS_LCTR_MEAN]) && kvs_json_num(kvs_json_get(o, "latency_ms"), &d) == 0)
         op->stat[KVS_LCTR_MEAN] = d;
 }
 
 static void op_object(kvs_lctr *r, yajl_val o, const char *name)
 {
-    yajl_val q = get(o, "qualname");
+    yajl_val q = kvs_json_get(o, "qualname");
     if (!YAJL_IS_STRING(q))
-        q = get(o, "name");
+        q = kvs_json_get(o, "name");
     const char *qs = YAJL_IS_STRING(q) ? q->u.string : name;
     if (!qs || !qs[0])
         return;
@@ -258,10 +238,10 @@ static void op_object(kvs_lctr *r, yajl_val o, const char *name)
     if (!op)
         return;
     double d;
-    op->count += num(get(o, "count"), &d) == 0 && d >= 0 && d < 1e18 ? (uint64_t)d : 1;
+    op->count += kvs_json_num(kvs_json_get(o, "count"), &d) == 0 && d >= 0 && d < 1e18 ? (uint64_t)d : 1;
     static const char *const errs[] = { "errors", "failed", "failures", NULL };
     for (int i = 0; errs[i]; i++)
-        if (num(get(o, errs[i]), &d) == 0 && d >= 0 && d < 1e18) {
+        if (kvs_json_num(kvs_json_get(o, errs[i]), &d) == 0 && d >= 0 && d < 1e18) {
             op->errors += (uint64_t)d;
             r->failed_rows += (uint64_t)d;
             break;
@@ -303,9 +283,9 @@ static void json(kvs_lctr *r, const char *t, size_t len)
         ops = v;
     } else if (YAJL_IS_OBJECT(v)) {
         info_from(r, v);
-        ops = get(v, "ops");
+        ops = kvs_json_get(v, "ops");
         if (!ops)
-            ops = get(v, "operations");
+            ops = kvs_json_get(v, "operations");
     } else {
         err(r, "json_root_not_object");
     }
@@ -325,7 +305,7 @@ static void json(kvs_lctr *r, const char *t, size_t len)
             r->rows_seen++;
             if (YAJL_IS_OBJECT(x)) {
                 op_object(r, x, q);
-            } else if (num(x, &d) == 0 && d >= 0 && d < 1e18) {
+            } else if (kvs_json_num(x, &d) == 0 && d >= 0 && d < 1e18) {
                 kvs_lctr_op *op = op_get(r, q, strlen(q));
                 if (op)
                     op->count += (uint64_t)d;
@@ -359,9 +339,9 @@ static void jsonl(kvs_lctr *r, const char *t, size_t len)
             err(r, "line %zu: %s", lineno, ebuf);
             continue;
         }
-        yajl_val q = get(v, "qualname");
+        yajl_val q = kvs_json_get(v, "qualname");
         if (!YAJL_IS_STRING(q))
-            q = get(v, "name");
+            q = kvs_json_get(v, "name");
         if (!YAJL_IS_OBJECT(v)) {
             err(r, "line %zu: expected object", lineno);
         } else if (!YAJL_IS_STRING(q) || !q->u.string[0]) {
@@ -372,9 +352,9 @@ static void jsonl(kvs_lctr *r, const char *t, size_t len)
             double d;
             if (op) {
                 op->count++;
-                if (truthy(get(v, "failed")))
+                if (truthy(kvs_json_get(v, "failed")))
                     op->errors++;
-                if (num(get(v, "latency_ms"), &d) == 0) {
+                if (kvs_json_num(kvs_json_get(v, "latency_ms"), &d) == 0) {
                     if (!op->samples || d < op->stat[KVS_LCTR_MIN])
                         op->stat[KVS_LCTR_MIN] = d;
                     if (!op->samples || d > op->stat[KVS_LCTR_MAX])
@@ -384,7 +364,7 @@ static void jsonl(kvs_lctr *r, const char *t, size_t len)
                     op->stat[KVS_LCTR_MEAN] = op->sample_sum / (double)op->samples;
                 }
             }
-            if (truthy(get(v, "failed")))
+            if (truthy(kvs_json_get(v, "failed")))
                 r->failed_rows++;
         }
         yajl_tree_free(v);

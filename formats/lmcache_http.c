@@ -2,6 +2,8 @@
  * the route table and secret detection are in lmcache_http_routes.c. */
 #include "formats/lmcache_http.h"
 
+#include "formats/json_tree.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -149,35 +151,12 @@ int kvs_lmc_json_depth_ok(const char *p, size_t n, int max_depth)
     return 1;
 }
 
-static yajl_val get(yajl_val obj, const char *key)
-{
-    if (!YAJL_IS_OBJECT(obj))
-        return NULL;
-    for (size_t i = 0; i < obj->u.object.len; i++)
-        if (strcmp(obj->u.object.keys[i], key) == 0)
-            return obj->u.object.values[i];
-    return NULL;
-}
-
-static int num(yajl_val v, double *out)
-{
-    if (!YAJL_IS_NUMBER(v))
-        return -1;
-    if (YAJL_IS_INTEGER(v))
-        *out = (double)v->u.number.i;
-    else if (YAJL_IS_DOUBLE(v))
-        *out = v->u.number.d;
-    else
-        return -1;
-    return isfinite(*out) ? 0 : -1;
-}
-
 /* Copies a numeric field as an int fact (or a double one when fractional). */
 static int num_fact(kvs_lmc_payload *p, yajl_val obj, const char *field, const char *key)
 {
-    yajl_val v = get(obj, field);
+    yajl_val v = kvs_json_get(obj, field);
     double d;
-    if (!v || num(v, &d) != 0)
+    if (!v || kvs_json_num(v, &d) != 0)
         return 0;
     if (YAJL_IS_INTEGER(v))
         return f_int(p, key, v->u.number.i);
@@ -188,7 +167,7 @@ static int num_fact(kvs_lmc_payload *p, yajl_val obj, const char *field, const c
 
 static int bool_fact(kvs_lmc_payload *p, yajl_val obj, const char *field, const char *key)
 {
-    yajl_val v = get(obj, field);
+    yajl_val v = kvs_json_get(obj, field);
     if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v))
         return f_bool(p, key, YAJL_IS_TRUE(v));
     return 0;
@@ -196,7 +175,7 @@ static int bool_fact(kvs_lmc_payload *p, yajl_val obj, const char *field, const 
 
 static int str_fact(kvs_lmc_payload *p, yajl_val obj, const char *field, const char *key)
 {
-    yajl_val v = get(obj, field);
+    yajl_val v = kvs_json_get(obj, field);
     if (YAJL_IS_STRING(v))
         return f_str(p, key, v->u.string, strlen(v->u.string));
     return 0;
@@ -210,7 +189,7 @@ static int truthy(yajl_val v)
         return v->u.string[0] != 0;
     if (YAJL_IS_NUMBER(v)) {
         double d;
-        return num(v, &d) == 0 && d != 0;
+        return kvs_json_num(v, &d) == 0 && d != 0;
     }
     if (YAJL_IS_OBJECT(v))
         return v->u.object.len != 0;
@@ -241,12 +220,12 @@ static int set_reason(kvs_lmc_payload *p, const char *s)
 /* The verdict of a JSON object, by the rules in the header. */
 static int classify(kvs_lmc_payload *p, yajl_val root)
 {
-    yajl_val h = get(root, "healthy");
+    yajl_val h = kvs_json_get(root, "healthy");
     if (!YAJL_IS_TRUE(h) && !YAJL_IS_FALSE(h))
-        h = get(root, "is_healthy");
-    yajl_val st = get(root, "status");
+        h = kvs_json_get(root, "is_healthy");
+    yajl_val st = kvs_json_get(root, "status");
     if (!YAJL_IS_STRING(st))
-        st = get(root, "state");
+        st = kvs_json_get(root, "state");
     if (YAJL_IS_TRUE(h))
         p->health = KVS_LMC_HEALTHY;
     else if (YAJL_IS_FALSE(h))
@@ -255,12 +234,12 @@ static int classify(kvs_lmc_payload *p, yajl_val root)
         p->health = KVS_LMC_HEALTHY;
     else if (YAJL_IS_STRING(st) && word_in(st->u.string, bad_words))
         p->health = KVS_LMC_UNHEALTHY;
-    else if (truthy(get(root, "error")) || truthy(get(root, "failure_reason")))
+    else if (truthy(kvs_json_get(root, "error")) || truthy(kvs_json_get(root, "failure_reason")))
         p->health = KVS_LMC_UNHEALTHY;
     if (p->health == KVS_LMC_UNHEALTHY) {
         static const char *const fields[] = { "failure_reason", "error", "reason", "detail", NULL };
         for (int i = 0; fields[i]; i++) {
-            yajl_val v = get(root, fields[i]);
+            yajl_val v = kvs_json_get(root, fields[i]);
             if (YAJL_IS_STRING(v) && v->u.string[0])
                 return set_reason(p, v->u.string);
         }
@@ -276,7 +255,7 @@ static int walk_components(kvs_lmc_payload *p, yajl_val v, char *path, size_t pl
         return 0;
     static const char *const flags[] = { "is_healthy", "healthy", "thread_alive", NULL };
     for (int i = 0; depth > 0 && flags[i]; i++) {
-        yajl_val f = get(v, flags[i]);
+        yajl_val f = kvs_json_get(v, flags[i]);
         if (YAJL_IS_TRUE(f) || YAJL_IS_FALSE(f))
             (*ncomp)++;
         if (YAJL_IS_FALSE(f)) {
@@ -316,24 +295,24 @@ static int status_facts(kvs_lmc_payload *p, yajl_val r)
              num_fact(p, r, "chunk_size", "chunk_size") | str_fact(p, r, "hash_algorithm", "hash_algorithm") |
              num_fact(p, r, "active_sessions", "active_sessions") |
              num_fact(p, r, "active_prefetch_jobs", "active_prefetch_jobs");
-    yajl_val ids = get(r, "registered_gpu_ids");
+    yajl_val ids = kvs_json_get(r, "registered_gpu_ids");
     if (YAJL_IS_ARRAY(ids))
         rc |= f_int(p, "registered_gpu_ids.count", (int64_t)ids->u.array.len);
-    yajl_val meta = get(r, "gpu_context_meta");
+    yajl_val meta = kvs_json_get(r, "gpu_context_meta");
     if (YAJL_IS_OBJECT(meta)) {
         for (size_t i = 0; i < meta->u.object.len; i++) {
-            yajl_val m = get(meta->u.object.values[i], "model_name");
+            yajl_val m = kvs_json_get(meta->u.object.values[i], "model_name");
             if (YAJL_IS_STRING(m))
                 rc |= list_push(f_list(p, "model_names"), m->u.string);
             if (i == 0)
                 rc |= num_fact(p, meta->u.object.values[i], "world_size", "world_size");
         }
     }
-    yajl_val sm = get(r, "storage_manager");
+    yajl_val sm = kvs_json_get(r, "storage_manager");
     rc |= bool_fact(p, sm, "is_healthy", "storage_manager.is_healthy");
-    yajl_val l1 = get(sm, "l1_manager");
+    yajl_val l1 = kvs_json_get(sm, "l1_manager");
     if (!l1)
-        l1 = get(r, "l1_manager");
+        l1 = kvs_json_get(r, "l1_manager");
     if (l1) {
         rc |= bool_fact(p, l1, "is_healthy", "l1.is_healthy") |
               num_fact(p, l1, "memory_used_bytes", "l1.memory_used_bytes") |
@@ -349,7 +328,8 @@ static int status_facts(kvs_lmc_payload *p, yajl_val r)
         rc |= num_fact(p, r, "l1_memory_usage_bytes", "l1.memory_used_bytes") |
               num_fact(p, r, "l1_size_bytes", "l1.memory_total_bytes");
     }
-    rc |= num_fact(p, get(sm, "store_controller"), "in_flight_task_count", "store_controller.in_flight_task_count");
+    rc |= num_fact(p, kvs_json_get(sm, "store_controller"), "in_flight_task_count",
+                   "store_controller.in_flight_task_count");
     if (!kvs_lmc_fact_get(p, "l1.memory_usage_ratio")) {
         const kvs_lmc_fact *u = kvs_lmc_fact_get(p, "l1.memory_used_bytes");
         const kvs_lmc_fact *t = kvs_lmc_fact_get(p, "l1.memory_total_bytes");
@@ -394,7 +374,7 @@ static int conf_section(kvs_lmc_payload *p, yajl_val sec, const char *name)
         } else if (YAJL_IS_INTEGER(v)) {
             f->type = KVS_LMC_F_INT, f->i = v->u.number.i;
         } else {
-            f->type = KVS_LMC_F_DOUBLE, f->d = num(v, &d) == 0 ? d : 0;
+            f->type = KVS_LMC_F_DOUBLE, f->d = kvs_json_num(v, &d) == 0 ? d : 0;
         }
         kept++;
     }
@@ -413,11 +393,11 @@ static int conf_facts(kvs_lmc_payload *p, yajl_val r)
             (strcmp(r->u.object.keys[i], "mp") == 0 || strcmp(r->u.object.keys[i], "observability") == 0))
             rc |= conf_section(p, r->u.object.values[i], r->u.object.keys[i]);
     }
-    yajl_val ad = get(get(get(r, "storage_manager"), "l2_adapter_config"), "adapters");
+    yajl_val ad = kvs_json_get(kvs_json_get(kvs_json_get(r, "storage_manager"), "l2_adapter_config"), "adapters");
     if (YAJL_IS_ARRAY(ad)) {
         rc |= f_int(p, "l2.adapters.count", (int64_t)ad->u.array.len);
         for (size_t i = 0; i < ad->u.array.len; i++) {
-            yajl_val t = get(ad->u.array.values[i], "type");
+            yajl_val t = kvs_json_get(ad->u.array.values[i], "type");
             if (YAJL_IS_STRING(t))
                 rc |= list_push(f_list(p, "l2.adapter_types"), t->u.string);
         }
@@ -427,20 +407,20 @@ static int conf_facts(kvs_lmc_payload *p, yajl_val r)
 
 static int periodic_facts(kvs_lmc_payload *p, yajl_val r)
 {
-    yajl_val s = get(r, "summary");
+    yajl_val s = kvs_json_get(r, "summary");
     int rc = num_fact(p, s, "total_count", "periodic_threads.total") |
              num_fact(p, s, "running_count", "periodic_threads.running") |
              num_fact(p, s, "active_count", "periodic_threads.active");
-    yajl_val by = get(s, "by_level");
+    yajl_val by = kvs_json_get(s, "by_level");
     static const char *const levels[] = { "critical", "high", "medium", "low", NULL };
     static const char *const keys[] = { "periodic_threads.by_level.critical", "periodic_threads.by_level.high",
                                         "periodic_threads.by_level.medium", "periodic_threads.by_level.low" };
     for (int i = 0; levels[i]; i++)
         rc |= num_fact(p, by, levels[i], keys[i]);
-    yajl_val th = get(r, "threads");
+    yajl_val th = kvs_json_get(r, "threads");
     for (size_t i = 0; YAJL_IS_ARRAY(th) && i < th->u.array.len; i++) {
-        yajl_val t = th->u.array.values[i], name = get(t, "name");
-        if (YAJL_IS_FALSE(get(t, "is_running")) && YAJL_IS_STRING(name))
+        yajl_val t = th->u.array.values[i], name = kvs_json_get(t, "name");
+        if (YAJL_IS_FALSE(kvs_json_get(t, "is_running")) && YAJL_IS_STRING(name))
             rc |= list_push(f_list(p, "periodic_threads.not_running"), name->u.string);
     }
     return rc ? -1 : 0;
@@ -450,10 +430,10 @@ static int periodic_health_facts(kvs_lmc_payload *p, yajl_val r)
 {
     int rc = bool_fact(p, r, "healthy", "periodic_threads.healthy") |
              num_fact(p, r, "unhealthy_count", "periodic_threads.unhealthy_count");
-    yajl_val th = get(r, "unhealthy_threads");
+    yajl_val th = kvs_json_get(r, "unhealthy_threads");
     char why[240] = "periodic threads unhealthy:";
     for (size_t i = 0; YAJL_IS_ARRAY(th) && i < th->u.array.len; i++) {
-        yajl_val name = get(th->u.array.values[i], "name");
+        yajl_val name = kvs_json_get(th->u.array.values[i], "name");
         if (!YAJL_IS_STRING(name))
             continue;
         rc |= list_push(f_list(p, "periodic_threads.unhealthy"), name->u.string);
@@ -467,7 +447,7 @@ static int periodic_health_facts(kvs_lmc_payload *p, yajl_val r)
 
 static int quota_facts(kvs_lmc_payload *p, yajl_val r)
 {
-    yajl_val users = get(r, "users");
+    yajl_val users = kvs_json_get(r, "users");
     if (!YAJL_IS_OBJECT(users))
         return 0;
     double usage = 0, limit = 0, d;
@@ -475,9 +455,9 @@ static int quota_facts(kvs_lmc_payload *p, yajl_val r)
     for (size_t i = 0; i < users->u.object.len; i++) {
         yajl_val u = users->u.object.values[i];
         double uu = 0, ll = 0;
-        if (num(get(u, "current_usage_gb"), &d) == 0)
+        if (kvs_json_num(kvs_json_get(u, "current_usage_gb"), &d) == 0)
             uu = d, usage += d;
-        if (num(get(u, "limit_gb"), &d) == 0)
+        if (kvs_json_num(kvs_json_get(u, "limit_gb"), &d) == 0)
             ll = d, limit += d;
         if (ll > 0 && uu > ll)
             over++;
@@ -560,10 +540,10 @@ static int object_facts(kvs_lmc_payload *p, yajl_val r)
     case KVS_LMC_EP_VERSION: return str_fact(p, r, "version", "version");
     case KVS_LMC_EP_COMMIT_ID: return str_fact(p, r, "commit_id", "commit_id");
     case KVS_LMC_EP_THREADS: {
-        yajl_val th = get(r, "threads");
-        if (get(r, "total_count"))
+        yajl_val th = kvs_json_get(r, "threads");
+        if (kvs_json_get(r, "total_count"))
             return num_fact(p, r, "total_count", "threads.count");
-        if (get(r, "total"))
+        if (kvs_json_get(r, "total"))
             return num_fact(p, r, "total", "threads.count");
         return YAJL_IS_ARRAY(th) ? f_int(p, "threads.count", (int64_t)th->u.array.len) : 0;
     }

@@ -1,6 +1,7 @@
 /* Lookup-hash JSONL rows and their running summary (see lookup_hash.h). */
 #include "formats/lookup_hash.h"
 
+#include "formats/json_tree.h"
 #include "formats/lmcache_http.h"
 
 #include <ctype.h>
@@ -13,16 +14,6 @@
 #include <yajl/yajl_tree.h>
 
 #define MAX_DEPTH 32
-
-static yajl_val get(yajl_val obj, const char *key)
-{
-    if (!YAJL_IS_OBJECT(obj))
-        return NULL;
-    for (size_t i = 0; i < obj->u.object.len; i++)
-        if (strcmp(obj->u.object.keys[i], key) == 0)
-            return obj->u.object.values[i];
-    return NULL;
-}
 
 static void copy(char *dst, size_t cap, const char *s)
 {
@@ -92,7 +83,7 @@ static void config_from(yajl_val o, kvs_lh_config *c)
     for (int k = 0; k < 4; k++)
         for (int i = 0; all[k][i]; i++) {
             char tmp[256] = "";
-            scalar_text(get(o, all[k][i]), tmp, cap[k] < sizeof tmp ? cap[k] : sizeof tmp);
+            scalar_text(kvs_json_get(o, all[k][i]), tmp, cap[k] < sizeof tmp ? cap[k] : sizeof tmp);
             if (tmp[0])
                 memcpy(dst[k], tmp, strlen(tmp) + 1);
         }
@@ -185,19 +176,19 @@ int kvs_lh_parse_line(const char *line, size_t n, kvs_lh_row *row, char *err, si
         return -1;
     }
     yajl_val f;
-    if ((f = get(v, "model_name")) && YAJL_IS_STRING(f))
+    if ((f = kvs_json_get(v, "model_name")) && YAJL_IS_STRING(f))
         copy(row->model_name, sizeof row->model_name, f->u.string);
-    row->has_chunk_size = as_int(get(v, "chunk_size"), &row->chunk_size) == 0;
-    row->has_seq_len = as_int(get(v, "seq_len"), &row->seq_len) == 0;
+    row->has_chunk_size = as_int(kvs_json_get(v, "chunk_size"), &row->chunk_size) == 0;
+    row->has_seq_len = as_int(kvs_json_get(v, "seq_len"), &row->seq_len) == 0;
     static const char *const rid[] = { "request_id", "req_id", "external_request_id", NULL };
     for (int i = 0; rid[i]; i++)
-        if ((f = get(v, rid[i])) && (YAJL_IS_STRING(f) || YAJL_IS_NUMBER(f))) {
+        if ((f = kvs_json_get(v, rid[i])) && (YAJL_IS_STRING(f) || YAJL_IS_NUMBER(f))) {
             scalar_text(f, row->request_id, sizeof row->request_id);
             break;
         }
     static const char *const ts[] = { "timestamp", "time", "ts", NULL };
     for (int i = 0; ts[i]; i++)
-        if ((f = get(v, ts[i])) && (YAJL_IS_STRING(f) || YAJL_IS_NUMBER(f))) {
+        if ((f = kvs_json_get(v, ts[i])) && (YAJL_IS_STRING(f) || YAJL_IS_NUMBER(f))) {
             scalar_text(f, row->timestamp, sizeof row->timestamp);
             double t = YAJL_IS_INTEGER(f) ? (double)f->u.number.i : YAJL_IS_DOUBLE(f) ? f->u.number.d : 0;
             if (isfinite(t) && t > 0) {
@@ -208,7 +199,7 @@ int kvs_lh_parse_line(const char *line, size_t n, kvs_lh_row *row, char *err, si
             }
             break;
         }
-    if ((f = get(v, "chunk_hashes"))) {
+    if ((f = kvs_json_get(v, "chunk_hashes"))) {
         row->has_chunk_hashes = 1;
         if (YAJL_IS_ARRAY(f))
             row->chunk_hash_count = (int64_t)f->u.array.len;
@@ -219,10 +210,10 @@ int kvs_lh_parse_line(const char *line, size_t n, kvs_lh_row *row, char *err, si
         else
             row->chunk_hash_count = 1;
     }
-    compact(get(v, "dtypes"), row->dtypes, sizeof row->dtypes);
-    compact(get(v, "shapes"), row->shapes, sizeof row->shapes);
+    compact(kvs_json_get(v, "dtypes"), row->dtypes, sizeof row->dtypes);
+    compact(kvs_json_get(v, "shapes"), row->shapes, sizeof row->shapes);
     config_from(v, &row->config);
-    config_from(get(v, "config"), &row->config);
+    config_from(kvs_json_get(v, "config"), &row->config);
     yajl_tree_free(v);
     return 0;
 }

@@ -42,12 +42,10 @@ const kvs_lmc_family_row *kvs_lmc_diagnosis_row(const kvs_lmc_diagnosis *d, cons
     return def ? kvs_lmc_row_find(d->rows, d->nrows, def->surface, family) : NULL;
 }
 
-/* A sorted copy of a string set in the arena. */
-static kvs_lmc_strs copy_set(kvs_lmc_eval *e, kvs_lmc_set_id id)
+/* Copies of n strings in the arena, as a kvs_lmc_strs. */
+static kvs_lmc_strs arena_strs(kvs_lmc_eval *e, const char *const *v, size_t n)
 {
     kvs_lmc_strs out = {NULL, 0};
-    size_t n;
-    const char *const *v = kvs_lmc_strset_sorted(kvs_lmc_evidence_set(e->ev, id), &n);
     if (!n)
         return out;
     const char **c = kvs_arena_alloc(e->d->arena, n * sizeof *c);
@@ -60,6 +58,14 @@ static kvs_lmc_strs copy_set(kvs_lmc_eval *e, kvs_lmc_set_id id)
     out.v = c;
     out.n = n;
     return out;
+}
+
+/* A sorted copy of a string set in the arena. */
+static kvs_lmc_strs copy_set(kvs_lmc_eval *e, kvs_lmc_set_id id)
+{
+    size_t n;
+    const char *const *v = kvs_lmc_strset_sorted(kvs_lmc_evidence_set(e->ev, id), &n);
+    return arena_strs(e, v, n);
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
@@ -78,19 +84,7 @@ static kvs_lmc_strs spellings(kvs_lmc_eval *e, const kvs_metric_key *keys, bool 
                 tmp[n++] = sp[i];
     }
     qsort(tmp, n, sizeof *tmp, cmp_str);
-    kvs_lmc_strs out = {NULL, 0};
-    if (!n)
-        return out;
-    const char **c = kvs_arena_alloc(e->d->arena, n * sizeof *c);
-    if (!c) {
-        e->rc = KVS_E_NOMEM;
-        return out;
-    }
-    for (size_t i = 0; i < n; i++)
-        c[i] = kvs_lmc__strdup(e, tmp[i]);
-    out.v = c;
-    out.n = n;
-    return out;
+    return arena_strs(e, tmp, n);
 }
 
 static bool any_seen(kvs_lmc_evidence *ev, const kvs_metric_key *k)

@@ -57,14 +57,7 @@ static const char *const keys[] = { "check_interval",   "limit_mib",
 static uint64_t proc_rss(void *arg)
 {
     (void)arg;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f)
-        return 0;
-    unsigned long long size = 0, resident = 0;
-    int n = fscanf(f, "%llu %llu", &size, &resident);
-    fclose(f);
-    long page = sysconf(_SC_PAGESIZE);
-    return n == 2 && page > 0 ? (uint64_t)resident * (uint64_t)page : 0;
+    return kvs_proc_rss_bytes();
 }
 
 /* Memory available to the process: the cgroup limit when set, else RAM. */

@@ -13,12 +13,17 @@
  *    descriptor, so a renamed or removed file is read to its end before it
  *    is let go, a renamed file is not read twice, and a truncated file is
  *    read again from the start), `start_at: end` for files present at
- *    start, lines over max_line delivered cut. */
+ *    start, lines over max_line delivered cut.
+ *  - kvs_evrx_follower is a receiver built on kvs_evrx_tail (filelog,
+ *    lmcache_lookup_hash): the shared keys of its config, its reader
+ *    thread (poll, deliver, sleep; once to the end in replay) and one log
+ *    request filled line by line and sent every max_batch records. */
 #ifndef KVS_RECEIVERS_EVRX_H
 #define KVS_RECEIVERS_EVRX_H
 
 #include "core/component.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -139,6 +144,66 @@ size_t kvs_evrx_tail_poll(kvs_evrx_tail *t, int first, int final, kvs_evrx_line_
 
 /* Calls fn for every file followed now. */
 void kvs_evrx_tail_each(kvs_evrx_tail *t, void (*fn)(void *ctx, kvs_evrx_file *f), void *ctx);
+
+/* ---- a receiver that follows files ---- */
+
+/* Defaults and limits of the keys every follower reads: include (required),
+ * exclude, start_at, poll_interval, max_line_size, max_batch, max_files. */
+typedef struct kvs_evrx_follow_defaults {
+    int start_at_end;             /* start_at: end by default (else beginning) */
+    uint64_t poll_ns;
+    int64_t max_line, max_line_min, max_line_max;
+    const char *include_hint;     /* after "`include` is required " */
+} kvs_evrx_follow_defaults;
+
+/* Called once per round, after the poll and before the round's log
+ * request is sent; lines: how many the poll delivered. */
+typedef void (*kvs_evrx_round_fn)(void *ctx, size_t lines);
+
+typedef struct kvs_evrx_follower {
+    const char *id;
+    kvs_evrx_sender out;
+    kvs_evrx_tail_opts topts;
+    const char **include, **exclude;
+    size_t ninclude, nexclude;
+    uint64_t poll_ns;
+    size_t max_batch;
+    int replay;
+    uint64_t start_wall;          /* when the reader thread started (wall clock) */
+    kvs_evrx_tail *tail;
+    kvs_evrx_out batch;           /* the log request being filled */
+    const char *scope;            /* of the requests */
+    kvs_evrx_line_fn on_line;
+    kvs_evrx_close_fn on_close;   /* may be NULL */
+    kvs_evrx_round_fn on_round;   /* may be NULL */
+    void *ctx;                    /* of the callbacks: the receiver */
+    pthread_t thread;
+    int running;
+} kvs_evrx_follower;
+
+/* Reads the shared keys and joins a replay; the receiver checks the key
+ * set and reads its own keys first, so a key written wrong is reported
+ * before a missing `include`. `scope` names the requests. Errors name
+ * file:line:column. */
+int kvs_evrx_follower_config(kvs_evrx_follower *fw, const kvs_create_ctx *ctx, const kvs_evrx_follow_defaults *d,
+                             const char *scope, kvs_error *err);
+/* Starts following and the reader thread, which calls on_line for every
+ * line, on_close (may be NULL) for every file let go and on_round (may be
+ * NULL) after every poll, each with cb_ctx. */
+int kvs_evrx_follower_start(kvs_evrx_follower *fw, kvs_evrx_line_fn on_line, kvs_evrx_close_fn on_close,
+                            kvs_evrx_round_fn on_round, void *cb_ctx, kvs_error *err);
+/* Waits for the reader thread (which stops when the engine drains). */
+void kvs_evrx_follower_join(kvs_evrx_follower *fw);
+/* After the join: lets go of every file followed (on_close sees each) and
+ * sends what the log request holds. */
+void kvs_evrx_follower_close(kvs_evrx_follower *fw);
+/* Frees what the follower holds; an unsent request is dropped. */
+void kvs_evrx_follower_free(kvs_evrx_follower *fw);
+/* The log request to add a record to, begun when needed; NULL when out of
+ * memory. */
+kvs_evrx_out *kvs_evrx_follower_batch(kvs_evrx_follower *fw);
+/* After a record was added: sends the request once it holds max_batch. */
+void kvs_evrx_follower_added(kvs_evrx_follower *fw);
 
 /* ---- misc ---- */
 

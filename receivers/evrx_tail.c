@@ -13,9 +13,13 @@
  * the old position between two polls) and is read again from the start
  * too. Reading goes
  * through one buffer shared by all files; a line longer than max_line is
- * delivered cut to max_line and the rest of it skipped. */
+ * delivered cut to max_line and the rest of it skipped.
+ *
+ * kvs_evrx_follower, at the end, is the receiver around the tailer that
+ * filelog and lmcache_lookup_hash share: config, reader thread, batching. */
 #include "receivers/evrx.h"
 
+#include "core/clock.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -279,4 +283,121 @@ void kvs_evrx_tail_each(kvs_evrx_tail *t, void (*fn)(void *ctx, kvs_evrx_file *f
 {
     for (size_t i = 0; i < t->nfiles; i++)
         fn(ctx, &t->files[i]);
+}
+
+/* ---- kvs_evrx_follower: a receiver that follows files ---- */
+
+int kvs_evrx_follower_config(kvs_evrx_follower *fw, const kvs_create_ctx *ctx, const kvs_evrx_follow_defaults *d,
+                             const char *scope, kvs_error *err)
+{
+    /* the default first, so an error lists it first */
+    static const char *const end_first[] = { "end", "beginning", NULL };
+    static const char *const beginning_first[] = { "beginning", "end", NULL };
+    const kvs_cfg_node *c = ctx->cfg;
+    int start;
+    int64_t max_line, max_batch, max_files;
+    if (kvs_cfg_strlist(c, "include", &fw->include, &fw->ninclude, err) ||
+        kvs_cfg_strlist(c, "exclude", &fw->exclude, &fw->nexclude, err) ||
+        kvs_cfg_enum(c, "start_at", d->start_at_end ? end_first : beginning_first, 0, &start, err) ||
+        kvs_cfg_duration(c, "poll_interval", d->poll_ns, &fw->poll_ns, err) ||
+        kvs_cfg_i64(c, "max_line_size", d->max_line, d->max_line_min, d->max_line_max, &max_line, err) ||
+        kvs_cfg_i64(c, "max_batch", 1000, 1, 1 << 20, &max_batch, err) ||
+        kvs_cfg_i64(c, "max_files", 512, 1, 1 << 16, &max_files, err))
+        return KVS_E_INVALID;
+    if (fw->ninclude == 0)
+        return kvs_cfg_errorf(err, c, "%s: `include` is required %s", ctx->id, d->include_hint);
+    if (fw->poll_ns < KVS_MS)
+        fw->poll_ns = KVS_MS;
+    fw->max_batch = (size_t)max_batch;
+    fw->replay = kvs_host_replay(ctx->host);
+    int at_end = d->start_at_end ? start == 0 : start == 1;
+    fw->topts = (kvs_evrx_tail_opts){
+        .include = (const char *const *)fw->include,
+        .ninclude = fw->ninclude,
+        .exclude = (const char *const *)fw->exclude,
+        .nexclude = fw->nexclude,
+        .start_at_end = at_end && !fw->replay,
+        .max_line = (size_t)max_line,
+        .max_files = (size_t)max_files,
+    };
+    fw->id = ctx->id;
+    kvs_evrx_sender_init(&fw->out, ctx);
+    fw->scope = scope;
+    if (fw->replay)
+        kvs_host_replay_join(ctx->host);
+    return 0;
+}
+
+static void *follow_main(void *arg)
+{
+    kvs_evrx_follower *fw = arg;
+    fw->start_wall = kvs_wall_ns();
+    for (int first = 1;; first = 0) {
+        size_t n = kvs_evrx_tail_poll(fw->tail, first, fw->replay, fw->on_line, fw->on_close, fw->ctx);
+        if (fw->on_round)
+            fw->on_round(fw->ctx, n);
+        kvs_evrx_flush(&fw->out, &fw->batch);
+        if (fw->replay || kvs_host_stopping(fw->out.host))
+            break;
+        kvs_evrx_sleep(fw->out.host, fw->poll_ns);
+        if (kvs_host_stopping(fw->out.host))
+            break;
+    }
+    if (fw->replay)
+        kvs_host_receiver_done(fw->out.host);
+    return NULL;
+}
+
+int kvs_evrx_follower_start(kvs_evrx_follower *fw, kvs_evrx_line_fn on_line, kvs_evrx_close_fn on_close,
+                            kvs_evrx_round_fn on_round, void *cb_ctx, kvs_error *err)
+{
+    fw->on_line = on_line;
+    fw->on_close = on_close;
+    fw->on_round = on_round;
+    fw->ctx = cb_ctx;
+    fw->tail = kvs_evrx_tail_new(&fw->topts, fw->id, fw->out.host, fw->out.tel);
+    if (!fw->tail)
+        return kvs_errorf(err, KVS_E_NOMEM, "out of memory");
+    if (pthread_create(&fw->thread, NULL, follow_main, fw) != 0)
+        return kvs_errorf(err, KVS_E_IO, "%s: cannot start the reader thread", fw->id);
+    fw->running = 1;
+    return 0;
+}
+
+void kvs_evrx_follower_join(kvs_evrx_follower *fw)
+{
+    if (fw->running) {
+        pthread_join(fw->thread, NULL);
+        fw->running = 0;
+    }
+}
+
+void kvs_evrx_follower_close(kvs_evrx_follower *fw)
+{
+    kvs_evrx_tail_free(fw->tail, fw->on_close, fw->ctx);
+    fw->tail = NULL;
+    kvs_evrx_flush(&fw->out, &fw->batch);
+}
+
+void kvs_evrx_follower_free(kvs_evrx_follower *fw)
+{
+    kvs_evrx_tail_free(fw->tail, NULL, NULL);
+    fw->tail = NULL;
+    kvs_evrx_discard(&fw->batch);
+    free(fw->include);
+    free(fw->exclude);
+    fw->include = fw->exclude = NULL;
+}
+
+kvs_evrx_out *kvs_evrx_follower_batch(kvs_evrx_follower *fw)
+{
+    if (!fw->batch.b && kvs_evrx_begin(&fw->batch, KVS_SIG_LOGS, fw->scope, NULL, 0) != 0)
+        return NULL;
+    return &fw->batch;
+}
+
+void kvs_evrx_follower_added(kvs_evrx_follower *fw)
+{
+    if (kvs_evrx_count(&fw->batch) >= fw->max_batch)
+        kvs_evrx_flush(&fw->out, &fw->batch);
 }

@@ -18,46 +18,37 @@
 #include "formats/log_classify.h"
 #include "receivers/evrx.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SCOPE "kvscope/filelog"
 
 typedef struct filelog {
-    const char *id;
-    kvs_evrx_sender out;
-    kvs_evrx_tail_opts topts;
-    const char **include, **exclude;
-    size_t ninclude, nexclude;
-    uint64_t poll_ns;
+    kvs_evrx_follower fw;
     int only_classified;
     kvs_logc_source forced;       /* `source` option; unknown = auto */
-    size_t max_batch;
-    int replay;
-    kvs_evrx_tail *tail;
-    kvs_evrx_out batch;
     char *clean;                  /* stripped line */
     uint64_t counts[KVS_LOGC_NCAT + 1][4];
     uint64_t skipped_unclassified;
     int counted;
-    uint64_t start_wall;
-    pthread_t thread;
-    int running;
 } filelog;
 
 static const char *const keys[] = { "include", "exclude", "start_at", "poll_interval", "max_line_size",
                                     "only_classified", "source", "max_batch", "max_files", NULL };
-static const char *const starts[] = { "end", "beginning", NULL };
 static const char *const sources[] = { "auto", "lmcache", "vllm", "sglang", NULL };
+static const kvs_evrx_follow_defaults defaults = {
+    .start_at_end = 1,
+    .poll_ns = 200 * KVS_MS,
+    .max_line = 64 << 10,
+    .max_line_min = 256,
+    .max_line_max = 64LL << 20,
+    .include_hint = "(a list of file globs)",
+};
 
 static void fl_free(filelog *f)
 {
-    kvs_evrx_tail_free(f->tail, NULL, NULL);
-    kvs_evrx_discard(&f->batch);
+    kvs_evrx_follower_free(&f->fw);
     free(f->clean);
-    free(f->include);
-    free(f->exclude);
     free(f);
 }
 
@@ -67,48 +58,20 @@ static int fl_create(const kvs_create_ctx *ctx, void **state, kvs_error *err)
     filelog *f = calloc(1, sizeof *f);
     if (!f)
         return kvs_errorf(err, KVS_E_NOMEM, "out of memory");
-    int start, src;
-    int64_t max_line, max_batch, max_files;
+    int src;
     if (kvs_cfg_expect_map(c, err) || kvs_cfg_check_keys(c, keys, err) ||
-        kvs_cfg_strlist(c, "include", &f->include, &f->ninclude, err) ||
-        kvs_cfg_strlist(c, "exclude", &f->exclude, &f->nexclude, err) ||
-        kvs_cfg_enum(c, "start_at", starts, 0, &start, err) ||
-        kvs_cfg_duration(c, "poll_interval", 200 * KVS_MS, &f->poll_ns, err) ||
-        kvs_cfg_i64(c, "max_line_size", 64 << 10, 256, 64LL << 20, &max_line, err) ||
         kvs_cfg_bool(c, "only_classified", 0, &f->only_classified, err) ||
         kvs_cfg_enum(c, "source", sources, 0, &src, err) ||
-        kvs_cfg_i64(c, "max_batch", 1000, 1, 1 << 20, &max_batch, err) ||
-        kvs_cfg_i64(c, "max_files", 512, 1, 1 << 16, &max_files, err)) {
+        kvs_evrx_follower_config(&f->fw, ctx, &defaults, SCOPE, err)) {
         fl_free(f);
         return KVS_E_INVALID;
     }
-    if (f->ninclude == 0) {
-        fl_free(f);
-        return kvs_cfg_errorf(err, c, "%s: `include` is required (a list of file globs)", ctx->id);
-    }
-    if (f->poll_ns < KVS_MS)
-        f->poll_ns = KVS_MS;
     f->forced = (kvs_logc_source)src;    /* auto = KVS_LOGC_SRC_UNKNOWN */
-    f->max_batch = (size_t)max_batch;
-    f->replay = kvs_host_replay(ctx->host);
-    f->topts = (kvs_evrx_tail_opts){
-        .include = (const char *const *)f->include,
-        .ninclude = f->ninclude,
-        .exclude = (const char *const *)f->exclude,
-        .nexclude = f->nexclude,
-        .start_at_end = start == 0 && !f->replay,
-        .max_line = (size_t)max_line,
-        .max_files = (size_t)max_files,
-    };
-    f->clean = malloc((size_t)max_line + 1);
+    f->clean = malloc(f->fw.topts.max_line + 1);
     if (!f->clean) {
         fl_free(f);
         return kvs_errorf(err, KVS_E_NOMEM, "out of memory");
     }
-    f->id = ctx->id;
-    kvs_evrx_sender_init(&f->out, ctx);
-    if (f->replay)
-        kvs_host_replay_join(ctx->host);
     *state = f;
     return 0;
 }
@@ -119,6 +82,18 @@ static int first_category(uint32_t cats)
         if (cats & (1u << c))
             return c;
     return KVS_LOGC_NCAT;
+}
+
+/* A list attribute of the names of the bits set in `bits` (1 to `last`). */
+static void put_bit_names(kvs_evrx_out *o, const char *key, unsigned bits, unsigned last,
+                          const char *(*name)(unsigned bit))
+{
+    const char *names[8];
+    size_t n = 0;
+    for (unsigned bit = 1; bit <= last && n < 8; bit <<= 1)
+        if (bits & bit)
+            names[n++] = name(bit);
+    kvs_evrx_strs(o, key, names, n);
 }
 
 static void on_line(void *ctx, kvs_evrx_file *file, const char *line, size_t len, uint64_t offset, int cut)
@@ -141,9 +116,9 @@ static void on_line(void *ctx, kvs_evrx_file *file, const char *line, size_t len
         f->skipped_unclassified++;
         return;
     }
-    if (!f->batch.b && kvs_evrx_begin(&f->batch, KVS_SIG_LOGS, SCOPE, NULL, 0) != 0)
+    kvs_evrx_out *o = kvs_evrx_follower_batch(&f->fw);
+    if (!o)
         return;
-    kvs_evrx_out *o = &f->batch;
     kvs_evrx_log(o, 0, "kvscope.lmcache.log", r.severity_number, r.severity_text, f->clean, n);
     kvs_evrx_str(o, "kvscope.evidence.kind", "log");
     kvs_evrx_str(o, "kvscope.log.category", kvs_logc_category_name(primary));
@@ -162,24 +137,12 @@ static void on_line(void *ctx, kvs_evrx_file *file, const char *line, size_t len
     kvs_evrx_int(o, "kvscope.log.line", (int64_t)file->line);
     if (cut)
         kvs_evrx_bool(o, "kvscope.log.truncated", 1);
-    if (r.connectors) {
-        const char *conns[4];
-        size_t nc = 0;
-        for (unsigned bit = 1; bit <= KVS_LOGC_CONN_BARE; bit <<= 1)
-            if (r.connectors & bit)
-                conns[nc++] = kvs_logc_connector_name(bit);
-        kvs_evrx_strs(o, "kvscope.lmcache.connectors", conns, nc);
-    }
+    if (r.connectors)
+        put_bit_names(o, "kvscope.lmcache.connectors", r.connectors, KVS_LOGC_CONN_BARE, kvs_logc_connector_name);
     if (r.stale_connector)
         kvs_evrx_bool(o, "kvscope.lmcache.stale_connector", 1);
-    if (r.modes) {
-        const char *modes[4];
-        size_t nm = 0;
-        for (unsigned bit = 1; bit <= KVS_LOGC_MODE_DISAGG; bit <<= 1)
-            if (r.modes & bit)
-                modes[nm++] = kvs_logc_mode_name(bit);
-        kvs_evrx_strs(o, "kvscope.lmcache.mode_candidates", modes, nm);
-    }
+    if (r.modes)
+        put_bit_names(o, "kvscope.lmcache.mode_candidates", r.modes, KVS_LOGC_MODE_DISAGG, kvs_logc_mode_name);
     if (r.hashseed[0])
         kvs_evrx_str(o, "kvscope.lmcache.pythonhashseed", r.hashseed);
     if (r.enable_p2p >= 0)
@@ -192,13 +155,12 @@ static void on_line(void *ctx, kvs_evrx_file *file, const char *line, size_t len
         kvs_evrx_dbl(o, "kvscope.log.speed", r.speed_value);
         kvs_evrx_str(o, "kvscope.log.speed_unit", r.speed_unit);
     }
-    if (kvs_evrx_count(o) >= f->max_batch)
-        kvs_evrx_flush(&f->out, o);
+    kvs_evrx_follower_added(&f->fw);
 }
 
 static void counts(filelog *f)
 {
-    if (!f->counted || !kvs_evrx_wired(&f->out, KVS_SIG_METRICS))
+    if (!f->counted || !kvs_evrx_wired(&f->fw.out, KVS_SIG_METRICS))
         return;
     kvs_evrx_out m;
     if (kvs_evrx_begin(&m, KVS_SIG_METRICS, SCOPE, NULL, 0) != 0)
@@ -209,57 +171,38 @@ static void counts(filelog *f)
             if (!f->counts[c][s])
                 continue;
             kvs_evrx_sum(&m, "kvscope.lmcache.log.lines", "{line}", "log lines by evidence category and source",
-                       f->start_wall, now, (double)f->counts[c][s]);
+                       f->fw.start_wall, now, (double)f->counts[c][s]);
             kvs_evrx_str(&m, "kvscope.log.category", kvs_logc_category_name(c));
             kvs_evrx_str(&m, "kvscope.log.source", kvs_logc_source_name((kvs_logc_source)s));
         }
-    kvs_evrx_flush(&f->out, &m);
+    kvs_evrx_flush(&f->fw.out, &m);
     f->counted = 0;
 }
 
-static void *fl_main(void *arg)
+/* After each poll: the lines read so far go out, then the line counts. */
+static void on_round(void *ctx, size_t lines)
 {
-    filelog *f = arg;
-    f->start_wall = kvs_wall_ns();
-    for (int first = 1;; first = 0) {
-        size_t n = kvs_evrx_tail_poll(f->tail, first, f->replay, on_line, NULL, f);
-        kvs_evrx_flush(&f->out, &f->batch);
-        if (n || f->replay)
-            counts(f);
-        if (f->replay || kvs_host_stopping(f->out.host))
-            break;
-        kvs_evrx_sleep(f->out.host, f->poll_ns);
-        if (kvs_host_stopping(f->out.host))
-            break;
-    }
-    if (f->skipped_unclassified)
-        KVS_DEBUG(f->id, "%llu unclassified lines not passed (only_classified)",
-                  (unsigned long long)f->skipped_unclassified);
-    if (f->replay)
-        kvs_host_receiver_done(f->out.host);
-    return NULL;
+    filelog *f = ctx;
+    kvs_evrx_flush(&f->fw.out, &f->fw.batch);
+    if (lines || f->fw.replay)
+        counts(f);
 }
 
 static int fl_start(void *state, kvs_error *err)
 {
     filelog *f = state;
-    f->tail = kvs_evrx_tail_new(&f->topts, f->id, f->out.host, f->out.tel);
-    if (!f->tail)
-        return kvs_errorf(err, KVS_E_NOMEM, "out of memory");
-    if (pthread_create(&f->thread, NULL, fl_main, f) != 0)
-        return kvs_errorf(err, KVS_E_IO, "%s: cannot start the reader thread", f->id);
-    f->running = 1;
-    return 0;
+    return kvs_evrx_follower_start(&f->fw, on_line, NULL, on_round, f, err);
 }
 
 static void fl_shutdown(void *state, uint64_t deadline_ns)
 {
     filelog *f = state;
     (void)deadline_ns;
-    if (f->running) {
-        pthread_join(f->thread, NULL);
-        f->running = 0;
-    }
+    kvs_evrx_follower_join(&f->fw);
+    if (f->skipped_unclassified)
+        KVS_DEBUG(f->fw.id, "%llu unclassified lines not passed (only_classified)",
+                  (unsigned long long)f->skipped_unclassified);
+    f->skipped_unclassified = 0;
 }
 
 static void fl_destroy(void *state) { fl_free(state); }

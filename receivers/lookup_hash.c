@@ -23,7 +23,6 @@
 #include "formats/lookup_hash.h"
 #include "receivers/evrx.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,34 +36,21 @@ typedef struct lhfile {
 } lhfile;
 
 typedef struct lookuphash {
-    const char *id;
-    kvs_evrx_sender out;
-    kvs_evrx_tail_opts topts;
-    const char **include, **exclude;
-    size_t ninclude, nexclude;
-    uint64_t poll_ns;
+    kvs_evrx_follower fw;
     int emit_rows;
-    size_t max_batch;
-    int replay;
-    kvs_evrx_tail *tail;
-    kvs_evrx_out batch;
     uint64_t files_seen;
-    uint64_t start_wall;
-    pthread_t thread;
-    int running;
 } lookuphash;
 
 static const char *const keys[] = { "include", "exclude", "start_at", "poll_interval", "max_line_size",
                                     "emit_rows", "max_batch", NULL };
-static const char *const starts[] = { "beginning", "end", NULL };
-
-static void lk_free(lookuphash *l)
-{
-    kvs_evrx_discard(&l->batch);
-    free(l->include);
-    free(l->exclude);
-    free(l);
-}
+static const kvs_evrx_follow_defaults defaults = {
+    .start_at_end = 0,
+    .poll_ns = KVS_SEC,
+    .max_line = 16 << 20,
+    .max_line_min = 1024,
+    .max_line_max = 1LL << 30,
+    .include_hint = "(e.g. [/var/log/lmcache/lookup_hashes_*.jsonl])",
+};
 
 static int lk_create(const kvs_create_ctx *ctx, void **state, kvs_error *err)
 {
@@ -72,40 +58,13 @@ static int lk_create(const kvs_create_ctx *ctx, void **state, kvs_error *err)
     lookuphash *l = calloc(1, sizeof *l);
     if (!l)
         return kvs_errorf(err, KVS_E_NOMEM, "out of memory");
-    int start;
-    int64_t max_line, max_batch;
     if (kvs_cfg_expect_map(c, err) || kvs_cfg_check_keys(c, keys, err) ||
-        kvs_cfg_strlist(c, "include", &l->include, &l->ninclude, err) ||
-        kvs_cfg_strlist(c, "exclude", &l->exclude, &l->nexclude, err) ||
-        kvs_cfg_enum(c, "start_at", starts, 0, &start, err) ||
-        kvs_cfg_duration(c, "poll_interval", KVS_SEC, &l->poll_ns, err) ||
-        kvs_cfg_i64(c, "max_line_size", 16 << 20, 1024, 1LL << 30, &max_line, err) ||
         kvs_cfg_bool(c, "emit_rows", 1, &l->emit_rows, err) ||
-        kvs_cfg_i64(c, "max_batch", 1000, 1, 1 << 20, &max_batch, err)) {
-        lk_free(l);
+        kvs_evrx_follower_config(&l->fw, ctx, &defaults, SCOPE, err)) {
+        kvs_evrx_follower_free(&l->fw);
+        free(l);
         return KVS_E_INVALID;
     }
-    if (l->ninclude == 0) {
-        lk_free(l);
-        return kvs_cfg_errorf(err, c, "%s: `include` is required (e.g. [/var/log/lmcache/lookup_hashes_*.jsonl])",
-                              ctx->id);
-    }
-    if (l->poll_ns < KVS_MS)
-        l->poll_ns = KVS_MS;
-    l->max_batch = (size_t)max_batch;
-    l->replay = kvs_host_replay(ctx->host);
-    l->topts = (kvs_evrx_tail_opts){
-        .include = (const char *const *)l->include,
-        .ninclude = l->ninclude,
-        .exclude = (const char *const *)l->exclude,
-        .nexclude = l->nexclude,
-        .start_at_end = start == 1 && !l->replay,
-        .max_line = (size_t)max_line,
-    };
-    l->id = ctx->id;
-    kvs_evrx_sender_init(&l->out, ctx);
-    if (l->replay)
-        kvs_host_replay_join(ctx->host);
     *state = l;
     return 0;
 }
@@ -121,13 +80,6 @@ static lhfile *state_of(lookuphash *l, kvs_evrx_file *f)
         l->files_seen++;
     }
     return f->user;
-}
-
-static kvs_evrx_out *out(lookuphash *l)
-{
-    if (!l->batch.b && kvs_evrx_begin(&l->batch, KVS_SIG_LOGS, SCOPE, NULL, 0) != 0)
-        return NULL;
-    return &l->batch;
 }
 
 static void on_line(void *ctx, kvs_evrx_file *f, const char *line, size_t len, uint64_t offset, int cut)
@@ -146,16 +98,16 @@ static void on_line(void *ctx, kvs_evrx_file *f, const char *line, size_t len, u
         if (cut)
             snprintf(why, sizeof why, "line longer than max_line_size");
         s->s.malformed++;
-        kvs_tel_add(&l->out.tel->errors, 1);
+        kvs_tel_add(&l->fw.out.tel->errors, 1);
         if (s->s.malformed <= MAX_REPORTED)
-            KVS_WARN(l->id, "%s:%llu: %s (byte offset %llu); line skipped", f->path, (unsigned long long)f->line, why,
-                     (unsigned long long)offset);
+            KVS_WARN(l->fw.id, "%s:%llu: %s (byte offset %llu); line skipped", f->path, (unsigned long long)f->line,
+                     why, (unsigned long long)offset);
         return;
     }
     kvs_lh_summary_add(&s->s, &row);
     if (!l->emit_rows)
         return;
-    kvs_evrx_out *o = out(l);
+    kvs_evrx_out *o = kvs_evrx_follower_batch(&l->fw);
     if (!o)
         return;
     char body[400];
@@ -183,8 +135,7 @@ static void on_line(void *ctx, kvs_evrx_file *f, const char *line, size_t len, u
         kvs_evrx_str(o, "lmcache.lookup_hash.dtypes", row.dtypes);
     if (row.shapes[0])
         kvs_evrx_str(o, "lmcache.lookup_hash.shapes", row.shapes);
-    if (kvs_evrx_count(o) >= l->max_batch)
-        kvs_evrx_flush(&l->out, o);
+    kvs_evrx_follower_added(&l->fw);
 }
 
 static void summary(lookuphash *l, kvs_evrx_file *f, int final)
@@ -193,7 +144,7 @@ static void summary(lookuphash *l, kvs_evrx_file *f, int final)
     if (!st || (!st->dirty && !final))
         return;
     st->dirty = 0;
-    kvs_evrx_out *o = out(l);
+    kvs_evrx_out *o = kvs_evrx_follower_batch(&l->fw);
     if (!o)
         return;
     const kvs_lh_summary *s = &st->s;
@@ -242,20 +193,20 @@ static void summary(lookuphash *l, kvs_evrx_file *f, int final)
         kvs_evrx_dbl(o, "lmcache.lookup_hash.first_time", s->first_time);
         kvs_evrx_dbl(o, "lmcache.lookup_hash.last_time", s->last_time);
     }
-    if (kvs_evrx_wired(&l->out, KVS_SIG_METRICS)) {
+    if (kvs_evrx_wired(&l->fw.out, KVS_SIG_METRICS)) {
         kvs_evrx_out m;
         if (kvs_evrx_begin(&m, KVS_SIG_METRICS, SCOPE, NULL, 0) == 0) {
             uint64_t now = kvs_wall_ns();
-            kvs_evrx_sum(&m, "kvscope.lmcache.lookup_hash.rows", "{row}", "lookup-hash rows read", l->start_wall, now,
-                       (double)s->rows);
+            kvs_evrx_sum(&m, "kvscope.lmcache.lookup_hash.rows", "{row}", "lookup-hash rows read", l->fw.start_wall,
+                       now, (double)s->rows);
             kvs_evrx_str(&m, "lmcache.lookup_hash.file", f->path);
             kvs_evrx_sum(&m, "kvscope.lmcache.lookup_hash.malformed_rows", "{row}", "malformed lookup-hash lines",
-                       l->start_wall, now, (double)s->malformed);
+                       l->fw.start_wall, now, (double)s->malformed);
             kvs_evrx_str(&m, "lmcache.lookup_hash.file", f->path);
             kvs_evrx_sum(&m, "kvscope.lmcache.lookup_hash.chunk_hashes", "{hash}", "chunk hashes looked up (counted)",
-                       l->start_wall, now, (double)s->chunk_hash_count.total);
+                       l->fw.start_wall, now, (double)s->chunk_hash_count.total);
             kvs_evrx_str(&m, "lmcache.lookup_hash.file", f->path);
-            kvs_evrx_flush(&l->out, &m);
+            kvs_evrx_flush(&l->fw.out, &m);
         }
     }
 }
@@ -271,56 +222,34 @@ static void on_close(void *ctx, kvs_evrx_file *f)
 
 static void progress(void *ctx, kvs_evrx_file *f) { summary(ctx, f, 0); }
 
-static void *lk_main(void *arg)
+/* After each poll: a summary of every file that had rows. */
+static void on_round(void *ctx, size_t lines)
 {
-    lookuphash *l = arg;
-    l->start_wall = kvs_wall_ns();
-    for (int first = 1;; first = 0) {
-        kvs_evrx_tail_poll(l->tail, first, l->replay, on_line, on_close, l);
-        kvs_evrx_tail_each(l->tail, progress, l);
-        kvs_evrx_flush(&l->out, &l->batch);
-        if (l->replay || kvs_host_stopping(l->out.host))
-            break;
-        kvs_evrx_sleep(l->out.host, l->poll_ns);
-        if (kvs_host_stopping(l->out.host))
-            break;
-    }
-    if (l->replay)
-        kvs_host_receiver_done(l->out.host);
-    return NULL;
+    lookuphash *l = ctx;
+    (void)lines;
+    kvs_evrx_tail_each(l->fw.tail, progress, l);
 }
 
 static int lk_start(void *state, kvs_error *err)
 {
     lookuphash *l = state;
-    l->tail = kvs_evrx_tail_new(&l->topts, l->id, l->out.host, l->out.tel);
-    if (!l->tail)
-        return kvs_errorf(err, KVS_E_NOMEM, "out of memory");
-    if (pthread_create(&l->thread, NULL, lk_main, l) != 0)
-        return kvs_errorf(err, KVS_E_IO, "%s: cannot start the reader thread", l->id);
-    l->running = 1;
-    return 0;
+    return kvs_evrx_follower_start(&l->fw, on_line, on_close, on_round, l, err);
 }
 
 static void lk_shutdown(void *state, uint64_t deadline_ns)
 {
     lookuphash *l = state;
     (void)deadline_ns;
-    if (l->running) {
-        pthread_join(l->thread, NULL);
-        l->running = 0;
-    }
+    kvs_evrx_follower_join(&l->fw);
     /* files still followed: their last summaries */
-    kvs_evrx_tail_free(l->tail, on_close, l);
-    l->tail = NULL;
-    kvs_evrx_flush(&l->out, &l->batch);
+    kvs_evrx_follower_close(&l->fw);
 }
 
 static void lk_destroy(void *state)
 {
     lookuphash *l = state;
-    kvs_evrx_tail_free(l->tail, NULL, NULL);
-    lk_free(l);
+    kvs_evrx_follower_free(&l->fw);
+    free(l);
 }
 
 const kvs_component_def kvs_receiver_lmcache_lookup_hash = {

@@ -24,7 +24,9 @@
  * Labels: job/instance become service.name/service.instance.id through the
  * converter; static target labels are added to every sample; with
  * honor_labels false an exposed label that clashes with a target label is
- * renamed exported_<name>, with true the exposed one wins.
+ * renamed exported_<name>, with true the exposed one wins (that rewriting
+ * and the series sets behind scrape_series_added are in
+ * receivers/prometheus_samples.c).
  *
  * Shutdown sets a flag and wakes curl_multi_poll (curl_multi_wakeup); the
  * thread abandons the scrapes in flight and exits. */
@@ -50,12 +52,6 @@
 #define MAX_POLL_MS 1000
 #define SECRET_MAX 4096
 
-/* A set of 64-bit series hashes (open addressing; 0 marks an empty slot). */
-typedef struct hset {
-    uint64_t *v;
-    size_t cap, n;
-} hset;
-
 typedef struct promrecv promrecv;
 
 typedef struct target {
@@ -66,7 +62,7 @@ typedef struct target {
     CURL *easy;
     char errbuf[CURL_ERROR_SIZE];
     kvs_prom_series_state *state;
-    hset prev, cur;                 /* series of the last good scrape; of this one */
+    kvs_promr_hset prev, cur;       /* series of the last good scrape; of this one */
     uint64_t next_ns;               /* when the next scrape is due (monotonic) */
     int active;
     int was_up;                     /* -1 before the first scrape */
@@ -87,11 +83,7 @@ typedef struct target {
     char errbody[ERRBODY_MAX + 1];
     size_t nerrbody;
 
-    /* label rewriting scratch */
-    kvs_prom_label *lab;
-    size_t lab_cap;
-    char *names;
-    size_t names_cap;
+    kvs_promr_labels labels;        /* label rewriting scratch */
 } target;
 
 struct promrecv {
@@ -109,158 +101,7 @@ struct promrecv {
     atomic_int stop;
 };
 
-/* ---- series sets (scrape_series_added) ---- */
-
-static int hset_add(hset *s, uint64_t h)
-{
-    if (!h)
-        h = 1;
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        uint64_t *v = calloc(cap, sizeof *v);
-        if (!v)
-            return -1;
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->v[i]) {
-                size_t j = s->v[i] & (cap - 1);
-                while (v[j])
-                    j = (j + 1) & (cap - 1);
-                v[j] = s->v[i];
-            }
-        free(s->v);
-        s->v = v;
-        s->cap = cap;
-    }
-    size_t j = h & (s->cap - 1);
-    while (s->v[j]) {
-        if (s->v[j] == h)
-            return 0;
-        j = (j + 1) & (s->cap - 1);
-    }
-    s->v[j] = h;
-    s->n++;
-    return 1;
-}
-
-static int hset_has(const hset *s, uint64_t h)
-{
-    if (!h)
-        h = 1;
-    if (!s->cap)
-        return 0;
-    for (size_t j = h & (s->cap - 1); s->v[j]; j = (j + 1) & (s->cap - 1))
-        if (s->v[j] == h)
-            return 1;
-    return 0;
-}
-
-static void hset_clear(hset *s)
-{
-    if (s->cap > 1024 && s->n * 8 < s->cap) {   /* shrink after a big scrape */
-        free(s->v);
-        s->v = NULL;
-        s->cap = 0;
-    } else if (s->v) {
-        memset(s->v, 0, s->cap * sizeof *s->v);
-    }
-    s->n = 0;
-}
-
-static uint64_t fnv(uint64_t h, const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
-}
-
-static uint64_t series_hash(const kvs_prom_sample *s)
-{
-    uint64_t h = fnv(UINT64_C(1469598103934665603), s->name.p, s->name.n);
-    for (size_t i = 0; i < s->nlabels; i++) {
-        h = fnv(h, "\xff", 1);
-        h = fnv(h, s->labels[i].name.p, s->labels[i].name.n);
-        h = fnv(h, "=", 1);
-        h = fnv(h, s->labels[i].value.p, s->labels[i].value.n);
-    }
-    h ^= h >> 33;
-    h *= UINT64_C(0xFF51AFD7ED558CCD);
-    return h ^ (h >> 33);
-}
-
 /* ---- samples ---- */
-
-static int str_is(kvs_prom_str s, const char *lit)
-{
-    size_t n = strlen(lit);
-    return s.n == n && memcmp(s.p, lit, n) == 0;
-}
-
-static int is_target_label(const target *t, kvs_prom_str name)
-{
-    if (str_is(name, "job") || str_is(name, "instance"))
-        return 1;
-    for (size_t i = 0; i < t->tc->nlabels; i++)
-        if (str_is(name, t->tc->labels[i].name))
-            return 1;
-    return 0;
-}
-
-/* Exposed labels plus the target's static labels, clashes resolved by
- * honor_labels, into t->lab (names of renamed labels in t->names). */
-static int relabel(target *t, const kvs_prom_sample *s, kvs_prom_sample *out)
-{
-    const kvs_promr_target *tc = t->tc;
-    size_t clash_bytes = 0, nclash = 0;
-    for (size_t i = 0; i < s->nlabels; i++)
-        if (is_target_label(t, s->labels[i].name)) {
-            clash_bytes += s->labels[i].name.n + 9;
-            nclash++;
-        }
-    if (!nclash && !tc->nlabels)
-        return 0;
-    size_t need = s->nlabels + tc->nlabels;
-    if (need > t->lab_cap) {
-        kvs_prom_label *l = realloc(t->lab, need * 2 * sizeof *l);
-        if (!l)
-            return KVS_E_NOMEM;
-        t->lab = l;
-        t->lab_cap = need * 2;
-    }
-    if (clash_bytes > t->names_cap) {
-        char *n = realloc(t->names, clash_bytes * 2);
-        if (!n)
-            return KVS_E_NOMEM;
-        t->names = n;
-        t->names_cap = clash_bytes * 2;
-    }
-    size_t n = 0, used = 0;
-    bool honor = t->job->honor_labels;
-    for (size_t i = 0; i < s->nlabels; i++) {
-        const kvs_prom_label *l = &s->labels[i];
-        if (honor || !is_target_label(t, l->name)) {
-            t->lab[n++] = *l;
-            continue;
-        }
-        char *nm = t->names + used;
-        memcpy(nm, "exported_", 9);
-        memcpy(nm + 9, l->name.p, l->name.n);
-        used += 9 + l->name.n;
-        t->lab[n++] = (kvs_prom_label){ { nm, 9 + l->name.n }, l->value };
-    }
-    for (size_t i = 0; i < tc->nlabels; i++) {
-        int exposed = 0;
-        for (size_t k = 0; honor && k < s->nlabels; k++)
-            exposed |= str_is(s->labels[k].name, tc->labels[i].name);
-        if (!exposed)
-            t->lab[n++] = (kvs_prom_label){ { tc->labels[i].name, strlen(tc->labels[i].name) },
-                                            { tc->labels[i].value, strlen(tc->labels[i].value) } };
-    }
-    out->labels = t->lab;
-    out->nlabels = n;
-    return 0;
-}
 
 static int on_sample(void *ctx, const kvs_prom_sample *s)
 {
@@ -273,13 +114,13 @@ static int on_sample(void *ctx, const kvs_prom_sample *s)
         c.has_timestamp = false;
         c.timestamp_ns = 0;
     }
-    if (relabel(t, s, &c))
+    if (kvs_promr_relabel(&t->labels, t->tc, t->job->honor_labels, s, &c))
         return KVS_E_NOMEM;
-    uint64_t h = series_hash(&c);
-    int fresh = hset_add(&t->cur, h);
+    uint64_t h = kvs_promr_series_hash(&c);
+    int fresh = kvs_promr_hset_add(&t->cur, h);
     if (fresh < 0)
         return KVS_E_NOMEM;
-    if (fresh && !hset_has(&t->prev, h))
+    if (fresh && !kvs_promr_hset_has(&t->prev, h))
         t->added++;
     return kvs_prom_conv_sample(t->conv, &c);
 }
@@ -298,19 +139,8 @@ static int report_sample(target *t, const char *name, double v, unsigned long li
 {
     kvs_prom_family f = { .name = { name, strlen(name) }, .type = KVS_PROM_GAUGE, .has_type = true, .line = line };
     kvs_prom_sample s = { .family = &f, .name = f.name, .value = v, .line = line };
-    size_t n = t->tc->nlabels;
-    if (n > t->lab_cap) {
-        kvs_prom_label *l = realloc(t->lab, n * 2 * sizeof *l);
-        if (!l)
-            return KVS_E_NOMEM;
-        t->lab = l;
-        t->lab_cap = n * 2;
-    }
-    for (size_t i = 0; i < n; i++)
-        t->lab[i] = (kvs_prom_label){ { t->tc->labels[i].name, strlen(t->tc->labels[i].name) },
-                                      { t->tc->labels[i].value, strlen(t->tc->labels[i].value) } };
-    s.labels = t->lab;
-    s.nlabels = n;
+    if (kvs_promr_target_labels(&t->labels, t->tc, &s))
+        return KVS_E_NOMEM;
     return kvs_prom_conv_sample(t->conv, &s);
 }
 
@@ -588,11 +418,11 @@ static void scrape_end(promrecv *r, target *t, CURLcode cc)
         deliver(r, t, req);
     }
     if (up) {
-        hset tmp = t->prev;
+        kvs_promr_hset tmp = t->prev;
         t->prev = t->cur;
         t->cur = tmp;
     }
-    hset_clear(&t->cur);
+    kvs_promr_hset_clear(&t->cur);
     clear_scrape(t);
     schedule(t, end);
 }
@@ -662,7 +492,7 @@ static void *scrape_main(void *arg)
     for (size_t i = 0; i < r->ntargets; i++)
         if (r->targets[i].active) {
             curl_multi_remove_handle(r->multi, r->targets[i].easy);
-            hset_clear(&r->targets[i].cur);
+            kvs_promr_hset_clear(&r->targets[i].cur);
             clear_scrape(&r->targets[i]);
         }
     return NULL;
@@ -678,10 +508,9 @@ static void pr_free(promrecv *r)
         if (t->easy)
             curl_easy_cleanup(t->easy);
         kvs_prom_series_state_free(t->state);
-        free(t->prev.v);
-        free(t->cur.v);
-        free(t->lab);
-        free(t->names);
+        kvs_promr_hset_free(&t->prev);
+        kvs_promr_hset_free(&t->cur);
+        kvs_promr_labels_free(&t->labels);
         free(t->url);
     }
     free(r->targets);
@@ -755,7 +584,7 @@ static int setup_target(promrecv *r, target *t, const kvs_promr_target *tc, uint
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     /* a stable offset inside the interval, from the URL and the job */
-    uint64_t h = fnv(fnv(UINT64_C(1469598103934665603), j->name, strlen(j->name)), t->url, strlen(t->url));
+    uint64_t h = kvs_promr_fnv(kvs_promr_fnv(KVS_PROMR_FNV_OFFSET, j->name, strlen(j->name)), t->url, strlen(t->url));
     t->next_ns = now + h % j->interval_ns;
     return 0;
 }

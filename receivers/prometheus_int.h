@@ -1,14 +1,16 @@
 /* Internal to receiver `prometheus` (receivers/prometheus*.c): the parsed
  * configuration — Prometheus scrape_configs as the Collector embeds them
  * under `config:` — shared by the config reader (prometheus_config.c) and
- * the scraper (prometheus.c). Not a public API. All strings point into the
- * configuration document (which outlives the component) unless marked
- * owned. */
+ * the scraper (prometheus.c), and the sample helpers the scraper uses
+ * (prometheus_samples.c: series sets, label rewriting). Not a public API.
+ * All strings point into the configuration document (which outlives the
+ * component) unless marked owned. */
 #ifndef KVS_RECEIVER_PROMETHEUS_INT_H
 #define KVS_RECEIVER_PROMETHEUS_INT_H
 
 #include "core/config.h"
 #include "core/error.h"
+#include "formats/prom_text.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,5 +60,46 @@ typedef struct kvs_promr_cfg {
  * every error names file:line:column. */
 int kvs_promr_cfg_parse(const kvs_cfg_node *section, const char *id, kvs_promr_cfg *out, kvs_error *err);
 void kvs_promr_cfg_free(kvs_promr_cfg *c);
+
+/* ---- samples (prometheus_samples.c) ---- */
+
+/* A set of 64-bit series hashes (open addressing; 0 marks an empty slot). */
+typedef struct kvs_promr_hset {
+    uint64_t *v;
+    size_t cap, n;
+} kvs_promr_hset;
+
+/* 1 when h is new, 0 when it was there, -1 when out of memory. */
+int kvs_promr_hset_add(kvs_promr_hset *s, uint64_t h);
+int kvs_promr_hset_has(const kvs_promr_hset *s, uint64_t h);
+/* Empties the set (and gives the memory back after a big scrape). */
+void kvs_promr_hset_clear(kvs_promr_hset *s);
+void kvs_promr_hset_free(kvs_promr_hset *s);
+
+#define KVS_PROMR_FNV_OFFSET UINT64_C(1469598103934665603)
+/* FNV-1a of [p, p+n) continuing from h (start with KVS_PROMR_FNV_OFFSET). */
+uint64_t kvs_promr_fnv(uint64_t h, const char *p, size_t n);
+/* A sample's series: its name and labels, hashed. */
+uint64_t kvs_promr_series_hash(const kvs_prom_sample *s);
+
+/* Label scratch of one target, reused from sample to sample. */
+typedef struct kvs_promr_labels {
+    kvs_prom_label *lab;
+    size_t lab_cap;
+    char *names;                      /* names of renamed labels */
+    size_t names_cap;
+} kvs_promr_labels;
+
+/* Exposed labels of s plus the target's static labels, into out->labels
+ * (pointing into l, valid until the next call): an exposed label that
+ * clashes with job, instance or a static label wins with honor_labels,
+ * and is renamed exported_<name> without. out is left alone when there is
+ * nothing to change. 0 or KVS_E_NOMEM. */
+int kvs_promr_relabel(kvs_promr_labels *l, const kvs_promr_target *tc, bool honor_labels, const kvs_prom_sample *s,
+                      kvs_prom_sample *out);
+/* The target's static labels alone into out->labels (the series kvscope
+ * adds: up, scrape_*). 0 or KVS_E_NOMEM. */
+int kvs_promr_target_labels(kvs_promr_labels *l, const kvs_promr_target *tc, kvs_prom_sample *out);
+void kvs_promr_labels_free(kvs_promr_labels *l);
 
 #endif

@@ -32,19 +32,15 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/net.h"
 
 #include <dlfcn.h>
-#include <errno.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define HTTP_THREADS 4
@@ -373,62 +369,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     pthread_mutex_unlock(&h->lock);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    kvs_otlp_http *h = cls;
-    char msg[300];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = 0;
-    KVS_DEBUG(h->r->id, "http: %s", msg);
-}
-
 /* ---- lifecycle ---- */
-
-static int listen_on(const char *host, int port, int *bound, int *v6, kvs_error *err)
-{
-    char ps[8];
-    snprintf(ps, sizeof ps, "%d", port);
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(host, ps, &hints, &ai);
-    if (gai != 0)
-        return kvs_errorf(err, KVS_E_IO, "cannot resolve %s: %s", host, gai_strerror(gai));
-    int fd = -1, saved = 0;
-    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-        if (fd < 0) {
-            saved = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (a->ai_family == AF_INET6)
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 256) != 0) {
-            saved = errno;
-            close(fd);
-            fd = -1;
-            continue;
-        }
-        *v6 = a->ai_family == AF_INET6;
-    }
-    freeaddrinfo(ai);
-    if (fd < 0)
-        return kvs_errorf(err, KVS_E_IO, "cannot listen on %s:%d: %s", host, port, strerror(saved));
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    *bound = port;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-        *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                               : ((struct sockaddr_in *)&ss)->sin_port);
-    return fd;
-}
 
 static void http_free(kvs_otlp_http *h)
 {
@@ -454,7 +395,13 @@ int kvs_otlp_http_start(kvs_otlp_recv *r, kvs_error *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&h->cond, &ca);
     pthread_condattr_destroy(&ca);
-    unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    kvs_httpd_opts ho = { .log_id = r->id,
+                          .threads = HTTP_THREADS,
+                          .max_connections = HTTP_MAX_CONNECTIONS,
+                          .idle_timeout_s = HTTP_IDLE_TIMEOUT_S,
+                          .connection_memory = 64 * 1024,
+                          .completed = on_completed,
+                          .completed_cls = h };
     if (c->tls.cert_file) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
             http_free(h);
@@ -475,17 +422,16 @@ int kvs_otlp_http_start(kvs_otlp_recv *r, kvs_error *err)
                                   "%s: http tls client_ca_file: GnuTLS client verification is unavailable", r->id);
             }
         }
-        flags |= MHD_USE_TLS;
+        ho.flags |= MHD_USE_TLS;
     }
-    int port = c->port, v6 = 0;
-    h->fd = listen_on(c->host, c->port, &port, &v6, err);
+    int port = c->port;
+    bool v6 = false;
+    h->fd = kvs_net_listen(c->host, c->port, 256, &port, &v6, err);
     if (h->fd < 0) {
         kvs_error_prefix(err, "%s: OTLP/HTTP", r->id);
         http_free(h);
         return KVS_E_IO;
     }
-    if (v6)
-        flags |= MHD_USE_IPv6;
     struct MHD_OptionItem tls_opts[4];
     size_t nt = 0;
     memset(tls_opts, 0, sizeof tls_opts);
@@ -496,18 +442,9 @@ int kvs_otlp_http_start(kvs_otlp_recv *r, kvs_error *err)
             tls_opts[nt++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, h->ca };
     }
     tls_opts[nt] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-                            MHD_OPTION_LISTEN_SOCKET, h->fd,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-                            MHD_OPTION_ARRAY, tls_opts,
-                            MHD_OPTION_END);
+    ho.more = tls_opts;
+    h->d = kvs_httpd_start(h->fd, v6, &ho, on_request, h);
     if (!h->d) {
-        close(h->fd);
         http_free(h);
         return kvs_errorf(err, KVS_E_IO, "%s: cannot start the OTLP/HTTP server on %s:%d%s", r->id, c->host, port,
                           c->tls.cert_file ? " (check the TLS certificate and key)" : "");

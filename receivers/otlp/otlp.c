@@ -14,6 +14,7 @@
 #include "receivers/otlp/otlp_internal.h"
 
 #include "core/log.h"
+#include "core/net.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -34,43 +35,6 @@ static const char *const auth_keys[] = { "bearer_token", NULL };
 static const char *const cors_keys[] = { "allowed_origins", "allowed_headers", "max_age", NULL };
 
 /* ---- config ---- */
-
-/* "host:port", "[v6addr]:port" or ":port" (all interfaces, as Go reads it).
- * "localhost" becomes 127.0.0.1 so only the IPv4 loopback is bound. */
-static int parse_endpoint(const kvs_cfg_node *sect, const char *key, const char *def, char *host, size_t hostn,
-                          int *port, kvs_error *err)
-{
-    const char *ep;
-    if (kvs_cfg_str(sect, key, def, &ep, err) != 0)
-        return KVS_E_INVALID;
-    const kvs_cfg_node *at = kvs_cfg_get(sect, key);
-    const char *colon = strrchr(ep, ':');
-    if (!colon)
-        return kvs_cfg_errorf(err, at, "endpoint \"%s\" must be host:port", ep);
-    const char *h = ep;
-    size_t hl = (size_t)(colon - ep);
-    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    } else if (memchr(h, ':', hl)) {
-        return kvs_cfg_errorf(err, at, "endpoint \"%s\": write an IPv6 address in brackets, as [::1]:4317", ep);
-    }
-    char *end;
-    errno = 0;
-    long p = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || errno || p < 0 || p > 65535)
-        return kvs_cfg_errorf(err, at, "endpoint \"%s\": port must be a number from 0 to 65535", ep);
-    if (hl >= hostn)
-        return kvs_cfg_errorf(err, at, "endpoint \"%s\": host name too long", ep);
-    if (hl == 0)
-        snprintf(host, hostn, "0.0.0.0");
-    else if (hl == 9 && strncasecmp(h, "localhost", 9) == 0)
-        snprintf(host, hostn, "127.0.0.1");
-    else
-        snprintf(host, hostn, "%.*s", (int)hl, h);
-    *port = (int)p;
-    return 0;
-}
 
 static int parse_tls(const kvs_cfg_node *sect, kvs_otlp_tls *t, kvs_error *err)
 {
@@ -106,7 +70,7 @@ static int parse_grpc(const kvs_cfg_node *g, kvs_otlp_grpc_cfg *c, kvs_error *er
 {
     int64_t mib, streams;
     if (kvs_cfg_expect_map(g, err) || kvs_cfg_check_keys(g, grpc_keys, err) ||
-        parse_endpoint(g, "endpoint", "localhost:4317", c->host, sizeof c->host, &c->port, err) ||
+        kvs_cfg_endpoint(g, "endpoint", "localhost:4317", c->host, sizeof c->host, &c->port, err) ||
         kvs_cfg_i64(g, "max_recv_msg_size_mib", 4, 1, 2047, &mib, err) ||
         kvs_cfg_i64(g, "max_concurrent_streams", 0, 0, UINT32_MAX, &streams, err) ||
         parse_tls(g, &c->tls, err) || parse_auth(g, &c->bearer_token, err))
@@ -123,7 +87,7 @@ static int parse_http(const kvs_cfg_node *h, kvs_otlp_http_cfg *c, kvs_error *er
     static const char *const path_defs[KVS_NSIG] = { "/v1/traces", "/v1/metrics", "/v1/logs" };
     int64_t body;
     if (kvs_cfg_expect_map(h, err) || kvs_cfg_check_keys(h, http_keys, err) ||
-        parse_endpoint(h, "endpoint", "localhost:4318", c->host, sizeof c->host, &c->port, err) ||
+        kvs_cfg_endpoint(h, "endpoint", "localhost:4318", c->host, sizeof c->host, &c->port, err) ||
         kvs_cfg_i64(h, "max_request_body_size", 20 << 20, 1, INT64_C(1) << 32, &body, err) ||
         parse_tls(h, &c->tls, err) || parse_auth(h, &c->bearer_token, err))
         return KVS_E_INVALID;

@@ -21,8 +21,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvs_outage.XXXXXX")
 KPID=
 BPID=
 LPID=
-# shellcheck source=tests/integration/lib_selftel.sh
-. "$KVS_SOURCE_DIR/tests/integration/lib_selftel.sh"
+# shellcheck source=tests/integration/lib.sh
+. "$KVS_SOURCE_DIR/tests/integration/lib.sh"
 
 cleanup() {
     stop_pid "$LPID"
@@ -42,8 +42,7 @@ if ! js_deps; then
 fi
 ok "npm ci of the JS peers"
 
-GRPC_PORT=$(free_port) && BACKEND_PORT=$(free_port) && METRICS_PORT=$(free_port) ||
-    { echo "no free port"; echo "0 passed, 1 failed"; exit 1; }
+free_port GRPC_PORT BACKEND_PORT METRICS_PORT || bail "no free port"
 
 start_backend() {   # $1: run number
     node "$JS_DIR/backend.mjs" --proto-root "$KVS_SOURCE_DIR/proto" --port "$BACKEND_PORT" \
@@ -87,15 +86,7 @@ service:
       exporters: [otlp/backend]
 EOF
 
-"$KVSCOPE" run --config "$TMP/pipeline.yaml" >"$TMP/kvscope.log" 2>&1 &
-KPID=$!
-if ! wait_port "$GRPC_PORT" "$KPID" 100 || ! wait_port "$METRICS_PORT" "$KPID" 50; then
-    ko "kvscope starts"
-    sed 's/^/    kvscope: /' "$TMP/kvscope.log"
-    summary
-    exit 1
-fi
-ok "kvscope starts"
+start_kvscope "$TMP/pipeline.yaml" "$GRPC_PORT" "$METRICS_PORT"
 
 timeout 150 node "$JS_DIR/send_load.mjs" --grpc-port "$GRPC_PORT" --batches "$BATCHES" --spans "$SPANS" \
     --interval-ms 50 --concurrency 2 --deadline-s 120 --ids-out "$TMP/acked_ids.txt" --out "$TMP/load.json" \
@@ -168,10 +159,5 @@ wait_exit "$KPID" 30
 check "kvscope drains and exits 0 on SIGTERM (status $exit_status)" "$exit_status"
 KPID=
 
-if [ "$fail" -ne 0 ]; then
-    echo "--- kvscope log"
-    tail -n 40 "$TMP/kvscope.log"
-    echo "--- backend log"
-    tail -n 20 "$TMP/backend.log"
-fi
+tails_if_failed "kvscope log" "$TMP/kvscope.log" 40 "backend log" "$TMP/backend.log" 20
 summary

@@ -14,8 +14,9 @@ trap 'rm -rf "$tmp"' EXIT
 # Relative paths in the configs (fixtures/, out/) resolve from the source tree.
 cd "$KVS_SOURCE_DIR" || exit 1
 
-passed=0
-failed=0
+# shellcheck source=tests/integration/lib.sh
+. "$KVS_SOURCE_DIR/tests/integration/lib.sh"
+
 run() {
     if command -v timeout >/dev/null 2>&1; then
         timeout 60 "$KVSCOPE" validate --config "$1" >"$tmp/out" 2>"$tmp/err"
@@ -23,17 +24,16 @@ run() {
         "$KVSCOPE" validate --config "$1" >"$tmp/out" 2>"$tmp/err"
     fi
 }
-fail() {
-    echo "FAIL $1: $2"
+# rejected NAME WHY: a failed check, with what kvscope wrote on stderr.
+rejected() {
+    ko "$1: $2"
     sed 's/^/    stderr: /' "$tmp/err"
-    failed=$((failed + 1))
 }
 
 shopt -s nullglob
 files=("$KVS_SOURCE_DIR"/tests/configs/bad_*.yaml)
 if [ ${#files[@]} -eq 0 ]; then
-    echo "FAIL no tests/configs/bad_*.yaml found under $KVS_SOURCE_DIR"
-    failed=$((failed + 1))
+    ko "no tests/configs/bad_*.yaml found under $KVS_SOURCE_DIR"
 fi
 
 for f in "${files[@]}"; do
@@ -43,19 +43,18 @@ for f in "${files[@]}"; do
     "# expect: "?*) want=${first#"# expect: "} ;;
     *)
         : >"$tmp/err"
-        fail "$name" "the first line must be \"# expect: <text>\""
+        rejected "$name" "the first line must be \"# expect: <text>\""
         continue
         ;;
     esac
     run "$f"
     rc=$?
     if [ "$rc" -ne 2 ]; then
-        fail "$name" "exit status $rc, want 2"
+        rejected "$name" "exit status $rc, want 2"
     elif ! grep -qF -- "$want" "$tmp/err"; then
-        fail "$name" "stderr does not contain: $want"
+        rejected "$name" "stderr does not contain: $want"
     else
-        echo "ok   $name"
-        passed=$((passed + 1))
+        ok "$name"
     fi
 done
 
@@ -63,11 +62,9 @@ example="$KVS_SOURCE_DIR/pipeline.yaml.example"
 run "$example"
 rc=$?
 if [ "$rc" -ne 0 ]; then
-    fail "pipeline.yaml.example" "exit status $rc, want 0"
+    rejected "pipeline.yaml.example" "exit status $rc, want 0"
 else
-    echo "ok   pipeline.yaml.example"
-    passed=$((passed + 1))
+    ok "pipeline.yaml.example"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -10,9 +10,8 @@ KVSCOPE=${KVSCOPE:?path to the kvscope binary}
 SRC=${KVS_SOURCE_DIR:?source dir}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+# shellcheck source=tests/integration/lib.sh
+. "$SRC/tests/integration/lib.sh"
 
 check_expected() { # expected.json output-dir
   node -e '
@@ -49,13 +48,13 @@ for dir in "$SRC"/fixtures/scenarios/*/; do
   if [ "$flags" = SKIP ]; then echo "skip $name: expectations inject evidence that no file carries"; continue; fi
   # shellcheck disable=SC2086
   if ! "$KVSCOPE" diagnose "$dir" --output "$out1" $flags >"$tmp/$name.txt" 2>"$tmp/$name.err"; then
-    bad "$name: diagnose exited $?"; cat "$tmp/$name.err"; continue
+    ko "$name: diagnose exited $?"; cat "$tmp/$name.err"; continue
   fi
-  grep -q "^LMCache mode" "$tmp/$name.txt" && ok || bad "$name: no summary printed"
-  if msg=$(check_expected "$dir/expected.json" "$out1"); then ok; else bad "$name: $msg"; fi
+  grep -q "^LMCache mode" "$tmp/$name.txt" && ok || ko "$name: no summary printed"
+  if msg=$(check_expected "$dir/expected.json" "$out1"); then ok; else ko "$name: $msg"; fi
   # shellcheck disable=SC2086
   "$KVSCOPE" diagnose "$dir" --output "$out2" $flags >/dev/null 2>&1
-  diff -r "$out1" "$out2" >/dev/null && ok || bad "$name: second run differs"
+  diff -r "$out1" "$out2" >/dev/null && ok || ko "$name: second run differs"
 done
 
 # Live == offline: the same folder through `kvscope replay` with a hand-written pipeline.
@@ -83,24 +82,23 @@ YAML
 "$KVSCOPE" replay --config "$tmp/live.yaml" >/dev/null 2>&1
 "$KVSCOPE" diagnose "$scen" --output "$tmp/offline" >/dev/null 2>&1
 if cmp -s "$tmp/live/findings.jsonl" "$tmp/offline/findings.jsonl" && [ -s "$tmp/live/findings.jsonl" ]; then ok
-else bad "live replay findings differ from diagnose"; diff "$tmp/live/findings.jsonl" "$tmp/offline/findings.jsonl" | head; fi
+else ko "live replay findings differ from diagnose"; diff "$tmp/live/findings.jsonl" "$tmp/offline/findings.jsonl" | head; fi
 
 # --fail-on: warning fails on a scenario with warnings, passes on the healthy one.
 "$KVSCOPE" diagnose "$SRC/fixtures/scenarios/mp_l2_backlog_failures" --output "$tmp/f1" --fail-on warning >/dev/null 2>&1
-[ $? -eq 1 ] && ok || bad "--fail-on warning should exit 1 with findings"
+[ $? -eq 1 ] && ok || ko "--fail-on warning should exit 1 with findings"
 "$KVSCOPE" diagnose "$SRC/fixtures/scenarios/mp_healthy_l1" --output "$tmp/f2" --fail-on warning >/dev/null 2>&1
-[ $? -eq 0 ] && ok || bad "--fail-on warning should exit 0 on the healthy scenario"
+[ $? -eq 0 ] && ok || ko "--fail-on warning should exit 0 on the healthy scenario"
 "$KVSCOPE" diagnose "$SRC/fixtures/scenarios/mp_l2_backlog_failures" --output "$tmp/f3" --fail-on critical >/dev/null 2>&1
-[ $? -eq 1 ] && ok || bad "--fail-on critical should exit 1 with a critical finding"
+[ $? -eq 1 ] && ok || ko "--fail-on critical should exit 1 with a critical finding"
 # --json prints the compat report.
 "$KVSCOPE" diagnose "$SRC/fixtures/scenarios/mp_healthy_l1" --output "$tmp/j" --json >"$tmp/j.json" 2>/dev/null
-node -e 'JSON.parse(require("fs").readFileSync(process.argv[1]))' "$tmp/j.json" && ok || bad "--json output is not JSON"
+node -e 'JSON.parse(require("fs").readFileSync(process.argv[1]))' "$tmp/j.json" && ok || ko "--json output is not JSON"
 # An empty folder and a missing one.
 mkdir -p "$tmp/empty"
 "$KVSCOPE" diagnose "$tmp/empty" >/dev/null 2>&1 && [ -f "$tmp/empty/kvscope/lmcache_compat_report.json" ] && ok \
-  || bad "empty folder: reports expected"
+  || ko "empty folder: reports expected"
 "$KVSCOPE" diagnose "$tmp/does-not-exist" >/dev/null 2>&1
-[ $? -eq 2 ] && ok || bad "missing folder should exit 2"
+[ $? -eq 2 ] && ok || ko "missing folder should exit 2"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

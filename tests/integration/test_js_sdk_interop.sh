@@ -18,8 +18,8 @@ KVSCOPE=${KVSCOPE:-${KVS_BINARY_DIR:-$KVS_SOURCE_DIR/build}/kvscope}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvs_js_interop.XXXXXX")
 KPID=
 BPID=
-# shellcheck source=tests/integration/lib_selftel.sh
-. "$KVS_SOURCE_DIR/tests/integration/lib_selftel.sh"
+# shellcheck source=tests/integration/lib.sh
+. "$KVS_SOURCE_DIR/tests/integration/lib.sh"
 
 cleanup() {
     stop_pid "$KPID"
@@ -36,8 +36,7 @@ if ! js_deps; then
 fi
 ok "npm ci of the JS peers"
 
-GRPC_PORT=$(free_port) && HTTP_PORT=$(free_port) && BACKEND_PORT=$(free_port) && METRICS_PORT=$(free_port) ||
-    { echo "no free port"; echo "0 passed, 1 failed"; exit 1; }
+free_port GRPC_PORT HTTP_PORT BACKEND_PORT METRICS_PORT || bail "no free port"
 
 node "$JS_DIR/backend.mjs" --proto-root "$KVS_SOURCE_DIR/proto" --port "$BACKEND_PORT" --out "$TMP/backend.json" \
     --record >"$TMP/backend.log" 2>&1 &
@@ -84,15 +83,7 @@ service:
       exporters: [file]
 EOF
 
-"$KVSCOPE" run --config "$TMP/pipeline.yaml" >"$TMP/kvscope.log" 2>&1 &
-KPID=$!
-if ! wait_port "$HTTP_PORT" "$KPID" 100 || ! wait_port "$GRPC_PORT" "$KPID" 50; then
-    ko "kvscope starts"
-    sed 's/^/    kvscope: /' "$TMP/kvscope.log"
-    summary
-    exit 1
-fi
-ok "kvscope starts"
+start_kvscope "$TMP/pipeline.yaml" "$HTTP_PORT" "$GRPC_PORT"
 
 timeout 120 node "$JS_DIR/send_sdk.mjs" --grpc-port "$GRPC_PORT" --http-port "$HTTP_PORT" --requests "$REQUESTS" \
     --manifest "$TMP/manifest.json" >"$TMP/send.log" 2>&1
@@ -135,10 +126,5 @@ else
     ko "manifest, file exporter output and backend summary exist"
 fi
 
-if [ "$fail" -ne 0 ]; then
-    echo "--- kvscope log"
-    tail -n 40 "$TMP/kvscope.log"
-    echo "--- backend log"
-    tail -n 20 "$TMP/backend.log"
-fi
+tails_if_failed "kvscope log" "$TMP/kvscope.log" 40 "backend log" "$TMP/backend.log" 20
 summary

@@ -13,37 +13,16 @@ set -u
 KVSCOPE=${KVSCOPE:-${KVS_BINARY_DIR:-.}/kvscope}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvs_otlp_http.XXXXXX")
 PID=
-pass=0
-fail=0
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
-    if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-        kill -KILL "$PID" 2>/dev/null
-        wait "$PID" 2>/dev/null
-    fi
+    stop_pid "$PID"
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; }
-
-# A port nothing listens on (connect refused), tried at most 50 times.
-free_port() {
-    local p i
-    for i in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
-}
-
-HTTP_PORT=$(free_port) || { echo "no free port"; exit 1; }
-GRPC_PORT=$(free_port) || { echo "no free port"; exit 1; }
-while [ "$GRPC_PORT" = "$HTTP_PORT" ]; do GRPC_PORT=$(free_port) || exit 1; done
+free_port HTTP_PORT GRPC_PORT || bail "no free port"
 BASE="http://127.0.0.1:$HTTP_PORT"
 TOKEN="it-s3cret"
 
@@ -107,14 +86,7 @@ EOF
 PID=$!
 
 # Wait for the HTTP port: at most 100 tries, 10 s.
-up=0
-for i in $(seq 1 100); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$BASE/v1/traces" 2>/dev/null)
-    if [ "$code" != "000" ]; then up=1; break; fi
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-done
-if [ "$up" != 1 ]; then
+if ! wait_port "$HTTP_PORT" "$PID" 100; then
     echo "server did not come up:"; cat "$TMP/server.log"
     echo "0 passed, 1 failed"
     exit 1
@@ -205,23 +177,12 @@ done
 
 # --- SIGTERM: exit 0 within 10 s ---
 kill -TERM "$PID"
-exited=0
-for i in $(seq 1 100); do
-    if ! kill -0 "$PID" 2>/dev/null; then exited=1; break; fi
-    sleep 0.1
-done
-if [ "$exited" = 1 ]; then
-    wait "$PID"
-    rc=$?
+if wait_exit "$PID" 10; then
     PID=
-    if [ "$rc" = 0 ]; then ok "SIGTERM: exit 0"; else ko "SIGTERM: exit status $rc"; fi
+    if [ "$exit_status" = 0 ]; then ok "SIGTERM: exit 0"; else ko "SIGTERM: exit status $exit_status"; fi
 else
     ko "SIGTERM: still running after 10 s"
 fi
 
-if [ "$fail" -ne 0 ]; then
-    echo "--- server log ---"
-    tail -n 40 "$TMP/server.log"
-fi
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+tails_if_failed "server log" "$TMP/server.log" 40
+summary

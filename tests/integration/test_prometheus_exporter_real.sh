@@ -17,48 +17,22 @@ KVSCOPE=${KVSCOPE:-${KVS_BINARY_DIR:-.}/kvscope}
 SRC=${KVS_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 PROMETHEUS=${PROMETHEUS:-/usr/bin/prometheus}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvs_prom_real.XXXXXX")
-PIDS=()
-pass=0
-fail=0
+# shellcheck source=tests/integration/lib.sh
+. "$SRC/tests/integration/lib.sh"
 
 cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        if kill -0 "$p" 2>/dev/null; then
-            kill -TERM "$p" 2>/dev/null
-            for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-            kill -KILL "$p" 2>/dev/null
-            wait "$p" 2>/dev/null
-        fi
-    done
+    stop_all term
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; }
-
 if [ ! -x "$PROMETHEUS" ]; then
     echo "skip: $PROMETHEUS not installed"
-    echo "0 passed, 0 failed"
+    summary
     exit 0
 fi
 
-free_port() {
-    local p i
-    for i in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
-}
-
-EXP=$(free_port) || { echo "no free port"; exit 1; }
-PROM=$(free_port) || { echo "no free port"; exit 1; }
-while [ "$PROM" = "$EXP" ]; do PROM=$(free_port) || exit 1; done
+free_port EXP PROM || bail "no free port"
 
 cat >"$TMP/pipeline.yaml" <<EOF
 receivers:
@@ -191,5 +165,4 @@ V=$(curl -s --max-time 5 --get "$API/query" --data-urlencode \
     python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")')
 [ "$V" = "2048" ] && ok "lmcache_mp_l1_read_chunks_total{cache_salt=\"tenant-a\"} = 2048 in Prometheus" || ko "counter = $V"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

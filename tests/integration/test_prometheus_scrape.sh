@@ -14,50 +14,16 @@ set -u
 KVSCOPE=${KVSCOPE:-${KVS_BINARY_DIR:-.}/kvscope}
 SRC=${KVS_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvs_prom_scrape.XXXXXX")
-PIDS=()
-pass=0
-fail=0
+# shellcheck source=tests/integration/lib.sh
+. "$SRC/tests/integration/lib.sh"
 
 cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        if kill -0 "$p" 2>/dev/null; then
-            kill -KILL "$p" 2>/dev/null
-            wait "$p" 2>/dev/null
-        fi
-    done
+    stop_all kill
     rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-ko() { fail=$((fail + 1)); echo "FAIL $1"; }
-
-free_port() {
-    local p i
-    for i in $(seq 1 50); do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
-}
-
-# Waits (at most 10 s) until something accepts connections on the port.
-wait_listen() {
-    local i
-    for i in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-GOOD=$(free_port) || { echo "no free port"; exit 1; }
-HANG=$(free_port) || { echo "no free port"; exit 1; }
-while [ "$HANG" = "$GOOD" ]; do HANG=$(free_port) || exit 1; done
+free_port GOOD HANG || bail "no free port"
 
 mkdir -p "$TMP/www"
 cp "$SRC/fixtures/prom/lmcache_mp.prom" "$TMP/www/metrics"
@@ -84,8 +50,8 @@ EOF
 python3 "$TMP/hang.py" "$HANG" &
 PIDS+=($!)
 
-wait_listen "$GOOD" || { echo "http.server did not start"; exit 1; }
-wait_listen "$HANG" || { echo "hanging server did not start"; exit 1; }
+wait_listen "$GOOD" || bail "http.server did not start"
+wait_listen "$HANG" || bail "hanging server did not start"
 
 cat >"$TMP/pipeline.yaml" <<EOF
 receivers:
@@ -128,7 +94,7 @@ PIDS+=($KV)
 
 # Summarises out.jsonl: per service.name the number of `up` points, the
 # last up, and the last value of the LMCache counter for tenant-a.
-summary() {
+scraped() {
     python3 - "$TMP/out.jsonl" <<'EOF'
 import json, sys
 ups, last_up, chunks, samples = {}, {}, None, None
@@ -165,7 +131,7 @@ EOF
 # at most 8 s: three scrapes of each target
 S=""
 for i in $(seq 1 80); do
-    S=$(summary)
+    S=$(scraped)
     set -- $S
     if [ "${1:-0}" -ge 3 ] && [ "${2:-0}" -ge 3 ]; then break; fi
     sleep 0.1
@@ -186,21 +152,12 @@ else
 fi
 
 kill -TERM "$KV"
-rc=
-for i in $(seq 1 100); do
-    if ! kill -0 "$KV" 2>/dev/null; then
-        wait "$KV"
-        rc=$?
-        break
-    fi
-    sleep 0.1
-done
-if [ "$rc" = "0" ]; then
+if wait_exit "$KV" 10 && [ "$exit_status" = 0 ]; then
     ok "SIGTERM: kvscope exits 0 within 10 s"
 else
-    ko "SIGTERM: kvscope exit status '${rc:-still running}'"
+    [ "$exit_status" = 124 ] && exit_status="still running"
+    ko "SIGTERM: kvscope exit status '$exit_status'"
     tail -20 "$TMP/kvscope.log"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -20,8 +20,8 @@ KVSCOPE=${KVSCOPE:-${KVS_BINARY_DIR:-$KVS_SOURCE_DIR/build}/kvscope}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvs_prom.XXXXXX")
 KPID=
 PPID_=
-# shellcheck source=tests/integration/lib_selftel.sh
-. "$KVS_SOURCE_DIR/tests/integration/lib_selftel.sh"
+# shellcheck source=tests/integration/lib.sh
+. "$KVS_SOURCE_DIR/tests/integration/lib.sh"
 
 cleanup() {
     stop_pid "$KPID"
@@ -32,15 +32,10 @@ trap cleanup EXIT
 
 PROMETHEUS=${PROMETHEUS:-$(command -v prometheus || echo /usr/bin/prometheus)}
 PROMTOOL=${PROMTOOL:-$(command -v promtool || echo /usr/bin/promtool)}
-if [ ! -x "$PROMETHEUS" ]; then
-    echo "FAIL the prometheus binary is required (apt-get install prometheus), not found at $PROMETHEUS"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-command -v curl >/dev/null || { echo "FAIL curl is required"; echo "0 passed, 1 failed"; exit 1; }
+[ -x "$PROMETHEUS" ] || bail "the prometheus binary is required (apt-get install prometheus), not found at $PROMETHEUS"
+command -v curl >/dev/null || bail "curl is required"
 
-HTTP_PORT=$(free_port) && METRICS_PORT=$(free_port) && HEALTH_PORT=$(free_port) && PROM_PORT=$(free_port) &&
-    DEAD_PORT=$(free_port) || { echo "no free port"; echo "0 passed, 1 failed"; exit 1; }
+free_port HTTP_PORT METRICS_PORT HEALTH_PORT PROM_PORT DEAD_PORT || bail "no free port"
 
 cat >"$TMP/pipeline.yaml" <<EOF
 receivers:
@@ -84,15 +79,7 @@ service:
       exporters: [otlp/dead]
 EOF
 
-"$KVSCOPE" run --config "$TMP/pipeline.yaml" >"$TMP/kvscope.log" 2>&1 &
-KPID=$!
-if ! wait_port "$HTTP_PORT" "$KPID" 100 || ! wait_port "$METRICS_PORT" "$KPID" 50; then
-    ko "kvscope starts"
-    sed 's/^/    kvscope: /' "$TMP/kvscope.log"
-    summary
-    exit 1
-fi
-ok "kvscope starts"
+start_kvscope "$TMP/pipeline.yaml" "$HTTP_PORT" "$METRICS_PORT"
 
 # ---- the endpoints themselves ----
 code=$(curl -s -o "$TMP/health.json" -w '%{http_code}' --max-time 2 "http://127.0.0.1:$HEALTH_PORT/health")
@@ -222,10 +209,5 @@ wait_exit "$KPID" 20
 check "kvscope exits 0 after the drain (status $exit_status)" "$exit_status"
 KPID=
 
-if [ "$fail" -ne 0 ]; then
-    echo "--- kvscope log"
-    tail -n 30 "$TMP/kvscope.log"
-    echo "--- prometheus log"
-    tail -n 20 "$TMP/prometheus.log"
-fi
+tails_if_failed "kvscope log" "$TMP/kvscope.log" 30 "prometheus log" "$TMP/prometheus.log" 20
 summary

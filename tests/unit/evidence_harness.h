@@ -1,76 +1,18 @@
 /* Test helper for the evidence receivers: runs a pipeline through the real
- * engine (replay, or follow for a while), then reads the `file` exporter's
- * OTLP/JSON lines back and indexes the log records and metrics so tests
- * can assert on event names and attributes. Header-only; include after
- * cmocka.h. */
+ * engine (replay_harness.h: replay, or follow for a while), then reads the
+ * `file` exporter's OTLP/JSON lines back and indexes the log records and
+ * metrics so tests can assert on event names and attributes. Header-only;
+ * include after cmocka.h. */
 #ifndef KVS_TEST_EVIDENCE_HARNESS_H
 #define KVS_TEST_EVIDENCE_HARNESS_H
 
 #include "core/engine.h"
 #include "formats/otlp_json.h"
+#include "replay_harness.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct ev_sums {
-    uint64_t accepted, rejected, errors, dropped;
-} ev_sums;
-
-__attribute__((unused)) static ev_sums ev_collect(kvs_engine *e)
-{
-    ev_sums s = { 0 };
-    const kvs_telemetry *const *t;
-    size_t n = kvs_engine_telemetry(e, &t);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(t[i]->kind, "receiver") == 0) {
-            s.accepted += kvs_tel_get(&t[i]->accepted);
-            s.rejected += kvs_tel_get(&t[i]->rejected);
-            s.errors += kvs_tel_get(&t[i]->errors);
-        }
-        s.dropped += kvs_tel_get(&t[i]->dropped);
-    }
-    return s;
-}
-
-/* Replays the pipeline to its end. */
-__attribute__((unused)) static ev_sums ev_run_replay(const char *yaml)
-{
-    kvs_error err = { 0 };
-    kvs_service_cfg *cfg = kvs_service_cfg_parse("test.yaml", yaml, strlen(yaml), NULL, NULL, &err);
-    if (!cfg)
-        fail_msg("config: %s", err.msg);
-    kvs_engine_opts o = { .replay = 1 };
-    kvs_engine *e = kvs_engine_create(cfg, &o, &err);
-    if (!e)
-        fail_msg("create: %s", err.msg);
-    assert_int_equal(kvs_engine_start(e, &err), 0);
-    while (kvs_engine_wait(e, 0))
-        ;
-    kvs_engine_shutdown(e);
-    ev_sums s = ev_collect(e);
-    kvs_engine_destroy(e);
-    kvs_service_cfg_free(cfg);
-    return s;
-}
-
-/* Creation must fail with a message containing `want`. */
-__attribute__((unused)) static void ev_expect_invalid(const char *yaml, const char *want)
-{
-    kvs_error err = { 0 };
-    kvs_service_cfg *cfg = kvs_service_cfg_parse("test.yaml", yaml, strlen(yaml), NULL, NULL, &err);
-    kvs_engine *e = NULL;
-    if (cfg) {
-        kvs_engine_opts o = { .replay = 1 };
-        e = kvs_engine_create(cfg, &o, &err);
-    }
-    if (e)
-        fail_msg("config accepted, wanted an error with \"%s\"", want);
-    if (!strstr(err.msg, want))
-        fail_msg("error \"%s\" does not contain \"%s\"", err.msg, want);
-    kvs_engine_destroy(e);
-    kvs_service_cfg_free(cfg);
-}
 
 /* ---- reading the output back ---- */
 

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "unit_helpers.h"
+
 static void arena_alignment_and_growth(void **st)
 {
     (void)st;
@@ -58,33 +60,6 @@ static void arena_grow_in_place(void **st)
     for (int i = 0; i < 1000; i++)
         assert_int_equal(w[i], -i);
     kvs_arena_free(a);
-}
-
-static kvs_batch *make_traces(int nspans, const char *name)
-{
-    kvs_batch *b = kvs_batch_new(KVS_SIG_TRACES);
-    kvs_arena *a = b->arena;
-    kvs_resource_spans *rs = kvs_arena_alloc(a, sizeof *rs);
-    opentelemetry__proto__trace__v1__resource_spans__init(rs);
-    kvs_scope_spans *ss = kvs_arena_alloc(a, sizeof *ss);
-    opentelemetry__proto__trace__v1__scope_spans__init(ss);
-    ss->spans = kvs_arena_alloc(a, sizeof *ss->spans * (size_t)nspans);
-    for (int i = 0; i < nspans; i++) {
-        kvs_span *s = kvs_arena_alloc(a, sizeof *s);
-        opentelemetry__proto__trace__v1__span__init(s);
-        s->name = kvs_arena_strdup(a, name);
-        s->start_time_unix_nano = (uint64_t)i;
-        ss->spans[i] = s;
-    }
-    ss->n_spans = (size_t)nspans;
-    rs->scope_spans = kvs_arena_alloc(a, sizeof *rs->scope_spans);
-    rs->scope_spans[0] = ss;
-    rs->n_scope_spans = 1;
-    b->traces->resource_spans = kvs_arena_alloc(a, sizeof *b->traces->resource_spans);
-    b->traces->resource_spans[0] = rs;
-    b->traces->n_resource_spans = 1;
-    kvs_batch_recount(b);
-    return b;
 }
 
 static void batch_counts_and_clone(void **st)

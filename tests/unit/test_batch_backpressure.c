@@ -14,74 +14,10 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "fake_pipeline.h"
+#include "unit_helpers.h"
+
 extern const kvs_component_def kvs_processor_batch;
-
-static kvs_next *recv_next;
-static atomic_int refuse;
-static atomic_uint_fast64_t delivered;
-
-static int fake_recv_create(const kvs_create_ctx *ctx, void **state, kvs_error *err)
-{
-    recv_next = ctx->next[kvs_signal_index(KVS_SIG_TRACES)];
-    *state = &recv_next;
-    return 0;
-}
-static void noop_destroy(void *state) {}
-static int fake_exp_create(const kvs_create_ctx *ctx, void **state, kvs_error *err)
-{
-    *state = &delivered;
-    return 0;
-}
-static int fake_exp_consume(void *state, kvs_batch *b, kvs_error *err)
-{
-    if (atomic_load(&refuse))
-        return kvs_errorf(err, KVS_E_REFUSED, "backend down");
-    atomic_fetch_add(&delivered, b->items);
-    return 0;
-}
-
-static const kvs_component_def fake_recv = {
-    .type = "fakein", .kind = KVS_RECEIVER, .signals = KVS_SIG_ALL,
-    .create = fake_recv_create, .destroy = noop_destroy,
-};
-static const kvs_component_def fake_exp = {
-    .type = "fakeout", .kind = KVS_EXPORTER, .signals = KVS_SIG_ALL,
-    .create = fake_exp_create, .consume = fake_exp_consume, .destroy = noop_destroy,
-};
-
-static const kvs_component_def *find(kvs_kind kind, const char *type, size_t len)
-{
-    const kvs_component_def *all[] = { &fake_recv, &fake_exp, &kvs_processor_batch };
-    for (size_t i = 0; i < 3; i++)
-        if (all[i]->kind == kind && strlen(all[i]->type) == len && memcmp(all[i]->type, type, len) == 0)
-            return all[i];
-    return NULL;
-}
-
-static kvs_batch *spans(int n)
-{
-    kvs_batch *b = kvs_batch_new(KVS_SIG_TRACES);
-    kvs_arena *a = b->arena;
-    kvs_resource_spans *rs = kvs_arena_alloc(a, sizeof *rs);
-    kvs_scope_spans *ss = kvs_arena_alloc(a, sizeof *ss);
-    opentelemetry__proto__trace__v1__resource_spans__init(rs);
-    opentelemetry__proto__trace__v1__scope_spans__init(ss);
-    ss->spans = kvs_arena_alloc(a, sizeof *ss->spans * (size_t)n);
-    for (int i = 0; i < n; i++) {
-        ss->spans[i] = kvs_arena_alloc(a, sizeof(kvs_span));
-        opentelemetry__proto__trace__v1__span__init(ss->spans[i]);
-        ss->spans[i]->name = "mp.store";
-    }
-    ss->n_spans = (size_t)n;
-    rs->scope_spans = kvs_arena_alloc(a, sizeof *rs->scope_spans);
-    rs->scope_spans[0] = ss;
-    rs->n_scope_spans = 1;
-    b->traces->resource_spans = kvs_arena_alloc(a, sizeof *b->traces->resource_spans);
-    b->traces->resource_spans[0] = rs;
-    b->traces->n_resource_spans = 1;
-    kvs_batch_recount(b);
-    return b;
-}
 
 static const char yaml[] = "receivers: {fakein: {}}\n"
                            "processors: {batch: {send_batch_size: 10, timeout: 5ms}}\n"
@@ -92,7 +28,8 @@ static const char yaml[] = "receivers: {fakein: {}}\n"
 static kvs_engine *start(kvs_service_cfg **cfg)
 {
     kvs_error err;
-    kvs_component_lookup lk = { .find = find };
+    fake_under_test = &kvs_processor_batch;
+    kvs_component_lookup lk = { .find = fake_find };
     *cfg = kvs_service_cfg_parse_with("bp.yaml", yaml, strlen(yaml), &lk, NULL, NULL, &err);
     if (!*cfg)
         fail_msg("config: %s", err.msg);
@@ -116,7 +53,7 @@ static const kvs_telemetry *batch_tel(kvs_engine *e)
 
 static int push(int n)
 {
-    kvs_batch *b = spans(n);
+    kvs_batch *b = make_traces((size_t)n, "mp.store");
     kvs_error err;
     int rc = kvs_next_consume(recv_next, b, &err);
     kvs_batch_unref(b);

@@ -18,52 +18,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "replay_harness.h"
+#include "unit_helpers.h"
+
 static char tmpdir[256];
-
-static const char *src(const char *rel)
-{
-    static char path[1024];
-    const char *root = getenv("KVS_SOURCE_DIR");
-    snprintf(path, sizeof path, "%s/%s", root ? root : ".", rel);
-    return path;
-}
-
-/* Runs one replay with the given YAML; returns the engine's telemetry sums. */
-typedef struct sums {
-    uint64_t accepted, rejected, errors, exported, dropped;
-} sums;
-
-static sums run_replay(const char *yaml)
-{
-    kvs_error err = { 0 };
-    kvs_service_cfg *cfg = kvs_service_cfg_parse("test.yaml", yaml, strlen(yaml), NULL, NULL, &err);
-    if (!cfg)
-        fail_msg("config: %s", err.msg);
-    kvs_engine_opts o = { .replay = 1 };
-    kvs_engine *e = kvs_engine_create(cfg, &o, &err);
-    if (!e)
-        fail_msg("create: %s", err.msg);
-    assert_int_equal(kvs_engine_start(e, &err), 0);
-    while (kvs_engine_wait(e, 0))
-        ;
-    kvs_engine_shutdown(e);
-    sums s = { 0 };
-    const kvs_telemetry *const *t;
-    size_t n = kvs_engine_telemetry(e, &t);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(t[i]->kind, "receiver") == 0) {
-            s.accepted += kvs_tel_get(&t[i]->accepted);
-            s.rejected += kvs_tel_get(&t[i]->rejected);
-            s.errors += kvs_tel_get(&t[i]->errors);
-        }
-        if (strcmp(t[i]->kind, "exporter") == 0)
-            s.exported += kvs_tel_get(&t[i]->exported);
-        s.dropped += kvs_tel_get(&t[i]->dropped);
-    }
-    kvs_engine_destroy(e);
-    kvs_service_cfg_free(cfg);
-    return s;
-}
 
 static char *pipeline_yaml(const char *in, const char *out, const char *batch)
 {
@@ -114,21 +72,6 @@ static void add_doc(packed *p, const char *text, size_t len)
             add_packed(p, KVS_SIG_LOGS, &d.logs->base);
     }
     kvs_arena_free(a);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return b;
 }
 
 static packed decode_file(const char *path, int whole)
@@ -183,8 +126,8 @@ static void roundtrip_every_fixture(void **st)
         char out1[512], out2[512];
         snprintf(out1, sizeof out1, "%s/rt1.jsonl", tmpdir);
         snprintf(out2, sizeof out2, "%s/rt2.jsonl", tmpdir);
-        sums s1 = run_replay(pipeline_yaml(f, out1, NULL));
-        sums s2 = run_replay(pipeline_yaml(out1, out2, NULL));
+        replay_sums s1 = replay_run(pipeline_yaml(f, out1, NULL));
+        replay_sums s2 = replay_run(pipeline_yaml(out1, out2, NULL));
         packed orig = decode_file(f, whole), p1 = decode_file(out1, 0), p2 = decode_file(out2, 0);
         print_message("  %s: %zu requests, %zu items\n", strrchr(f, '/') + 1, orig.n, orig.items);
         assert_true(orig.n > 0);
@@ -208,7 +151,7 @@ static void malformed_lines_counted_good_ones_delivered(void **st)
     (void)st;
     char out[512];
     snprintf(out, sizeof out, "%s/malformed_out.jsonl", tmpdir);
-    sums s = run_replay(pipeline_yaml(src("fixtures/otlp/malformed.jsonl"), out, NULL));
+    replay_sums s = replay_run(pipeline_yaml(src("fixtures/otlp/malformed.jsonl"), out, NULL));
     /* fixtures/otlp/README.md: valid lines 1, 3, 8, 13 with 21 spans; 8 rejected lines. */
     assert_int_equal(s.accepted, 21);
     assert_int_equal(s.exported, 21);
@@ -226,7 +169,7 @@ static void batch_keeps_items_and_caps_size(void **st)
     (void)st;
     char out[512];
     snprintf(out, sizeof out, "%s/batched.jsonl", tmpdir);
-    sums s = run_replay(pipeline_yaml(src("fixtures/otlp/lmcache_mp_traces.jsonl"), out,
+    replay_sums s = replay_run(pipeline_yaml(src("fixtures/otlp/lmcache_mp_traces.jsonl"), out,
                                       "    send_batch_size: 30\n    send_batch_max_size: 30\n    timeout: 10ms\n"));
     assert_int_equal(s.accepted, 196);
     assert_int_equal(s.exported, 196);
@@ -249,7 +192,7 @@ static void batch_keeps_items_and_caps_size(void **st)
 
     /* Metrics are split inside a metric's data points too. */
     snprintf(out, sizeof out, "%s/batched_metrics.jsonl", tmpdir);
-    s = run_replay(pipeline_yaml(src("fixtures/otlp/lmcache_mp_metrics.jsonl"), out,
+    s = replay_run(pipeline_yaml(src("fixtures/otlp/lmcache_mp_metrics.jsonl"), out,
                                  "    send_batch_size: 7\n    send_batch_max_size: 7\n    timeout: 10ms\n"));
     assert_int_equal(s.accepted, 135);
     assert_int_equal(s.exported, 135);
@@ -261,16 +204,13 @@ static void batch_keeps_items_and_caps_size(void **st)
 static int setup(void **st)
 {
     (void)st;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/kvs_engine_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tmpdir_make(tmpdir, sizeof tmpdir, "kvs_engine");
 }
 
 static int teardown(void **st)
 {
     (void)st;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_remove(tmpdir);
 }
 
 int main(void)

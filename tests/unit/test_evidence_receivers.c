@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "evidence_harness.h"
+#include "unit_helpers.h"
 
 static char tmpdir[256];
 
@@ -34,16 +35,6 @@ static const char *tmp(const char *name)
     static int k;
     k = (k + 1) % 8;
     snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
-
-static const char *src(const char *rel)
-{
-    static char p[4][1024];
-    static int k;
-    k = (k + 1) % 4;
-    const char *root = getenv("KVS_SOURCE_DIR");
-    snprintf(p[k], sizeof p[k], "%s/%s", root ? root : ".", rel);
     return p[k];
 }
 
@@ -110,7 +101,7 @@ static void test_trace_receiver(void **state)
              "    include: [\"%s\"]\n    replay_include: [\"%s\", \"%s\", \"%s\", \"%s\"]\n"
              "    request_idle_timeout: 100s\n",
              tmp("*.lct"), tmp("replay.json"), tmp("*.csv"), tmp("*.jsonl"), tmp("info.txt"));
-    ev_sums s = ev_run_replay(pipeline("lmcache_trace", body, tmp("trace.out"), 1));
+    replay_sums s = replay_run(pipeline("lmcache_trace", body, tmp("trace.out"), 1));
     assert_true(s.accepted > 0);
     assert_int_equal(s.rejected, 0);
     ev_out o = ev_load(tmp("trace.out"));
@@ -191,7 +182,7 @@ static void test_trace_bad_files(void **state)
     fclose(f);
     char body[512];
     snprintf(body, sizeof body, "    include: [\"%s\", \"%s\"]\n", tmp("bad.lct"), tmp("empty.lct"));
-    ev_run_replay(pipeline("lmcache_trace", body, tmp("bad.out"), 0));
+    replay_run(pipeline("lmcache_trace", body, tmp("bad.out"), 0));
     ev_out o = ev_load(tmp("bad.out"));
     assert_int_equal(ev_count_event(&o, "kvscope.lmcache.trace"), 2);
     for (size_t i = 0; i < o.nrecs; i++) {
@@ -209,7 +200,7 @@ static void test_filelog_replay(void **state)
     (void)state;
     char body[512];
     snprintf(body, sizeof body, "    include: [\"%s\"]\n", src("fixtures/evidence/logs/*.log"));
-    ev_sums s = ev_run_replay(pipeline("filelog", body, tmp("logs.out"), 1));
+    replay_sums s = replay_run(pipeline("filelog", body, tmp("logs.out"), 1));
     assert_true(s.accepted > 41);   /* 41 lines + the line counts */
     ev_out o = ev_load(tmp("logs.out"));
     assert_int_equal(ev_count_event(&o, "kvscope.lmcache.log"), 41);
@@ -262,7 +253,7 @@ static void test_filelog_replay(void **state)
     /* only_classified drops the lines of no category */
     snprintf(body, sizeof body, "    include: [\"%s\"]\n    only_classified: true\n",
              src("fixtures/evidence/logs/false_positives.log"));
-    ev_run_replay(pipeline("filelog", body, tmp("logs2.out"), 0));
+    replay_run(pipeline("filelog", body, tmp("logs2.out"), 0));
     o = ev_load(tmp("logs2.out"));
     assert_int_equal(o.nrecs, 1);
     assert_string_equal(ev_str(o.recs[0], "kvscope.log.category"), "health_startup");
@@ -353,7 +344,7 @@ static void test_lookup_hash_receiver(void **state)
     (void)state;
     char body[512];
     snprintf(body, sizeof body, "    include: [\"%s\"]\n", src("fixtures/evidence/lookup_hash/lookup_hashes_*.jsonl"));
-    ev_sums s = ev_run_replay(pipeline("lmcache_lookup_hash", body, tmp("lh.out"), 1));
+    replay_sums s = replay_run(pipeline("lmcache_lookup_hash", body, tmp("lh.out"), 1));
     assert_int_equal(s.errors, 2);
     ev_out o = ev_load(tmp("lh.out"));
     assert_int_equal(ev_count_event(&o, "kvscope.lmcache.lookup_hash"), 4);
@@ -386,7 +377,7 @@ static void test_http_saved_payloads(void **state)
     (void)state;
     char body[512];
     snprintf(body, sizeof body, "    include: [\"%s\"]\n", src("fixtures/evidence/http/healthy/*"));
-    ev_run_replay(pipeline("lmcache_http", body, tmp("http.out"), 1));
+    replay_run(pipeline("lmcache_http", body, tmp("http.out"), 1));
     ev_out o = ev_load(tmp("http.out"));
     const kvs_log_record *sum = ev_find(&o, "kvscope.lmcache.http.summary", NULL, NULL);
     assert_non_null(sum);
@@ -405,7 +396,7 @@ static void test_http_saved_payloads(void **state)
     ev_free(&o);
 
     snprintf(body, sizeof body, "    include: [\"%s\"]\n", src("fixtures/evidence/http/unhealthy/*.json"));
-    ev_run_replay(pipeline("lmcache_http", body, tmp("http2.out"), 0));
+    replay_run(pipeline("lmcache_http", body, tmp("http2.out"), 0));
     o = ev_load(tmp("http2.out"));
     sum = ev_find(&o, "kvscope.lmcache.http.summary", NULL, NULL);
     assert_false(ev_bool(sum, "kvscope.lmcache.http.is_healthy"));
@@ -420,31 +411,28 @@ static void test_http_saved_payloads(void **state)
 static void test_config_errors(void **state)
 {
     (void)state;
-    ev_expect_invalid(pipeline("lmcache_trace", "    includes: [x]\n", "/dev/null", 0), "unknown key \"includes\"");
-    ev_expect_invalid(pipeline("lmcache_trace", "    exclude: [x]\n", "/dev/null", 0), "include");
-    ev_expect_invalid(pipeline("filelog", "    include: [x]\n    start_at: middle\n", "/dev/null", 0), "start_at");
-    ev_expect_invalid(pipeline("filelog", "    poll_interval: 5s\n", "/dev/null", 0), "`include` is required");
-    ev_expect_invalid(pipeline("lmcache_lookup_hash", "    emit_rows: maybe\n", "/dev/null", 0), "emit_rows");
-    ev_expect_invalid(pipeline("lmcache_http", "    endpoint: localhost:8080\n", "/dev/null", 0), "http://");
-    ev_expect_invalid(pipeline("lmcache_http", "    endpoints: [status, clear_cache]\n", "/dev/null", 0),
+    replay_expect_invalid(pipeline("lmcache_trace", "    includes: [x]\n", "/dev/null", 0), "unknown key \"includes\"");
+    replay_expect_invalid(pipeline("lmcache_trace", "    exclude: [x]\n", "/dev/null", 0), "include");
+    replay_expect_invalid(pipeline("filelog", "    include: [x]\n    start_at: middle\n", "/dev/null", 0), "start_at");
+    replay_expect_invalid(pipeline("filelog", "    poll_interval: 5s\n", "/dev/null", 0), "`include` is required");
+    replay_expect_invalid(pipeline("lmcache_lookup_hash", "    emit_rows: maybe\n", "/dev/null", 0), "emit_rows");
+    replay_expect_invalid(pipeline("lmcache_http", "    endpoint: localhost:8080\n", "/dev/null", 0), "http://");
+    replay_expect_invalid(pipeline("lmcache_http", "    endpoints: [status, clear_cache]\n", "/dev/null", 0),
                       "unknown endpoint \"clear_cache\"");
-    ev_expect_invalid(pipeline("lmcache_http", "    thread_name: a/b\n", "/dev/null", 0), "thread_name");
-    ev_expect_invalid(pipeline("lmcache_http", "    api_paths: newest\n", "/dev/null", 0), "api_paths");
+    replay_expect_invalid(pipeline("lmcache_http", "    thread_name: a/b\n", "/dev/null", 0), "thread_name");
+    replay_expect_invalid(pipeline("lmcache_http", "    api_paths: newest\n", "/dev/null", 0), "api_paths");
 }
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "%s/kvs_evrx_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tmpdir_make(tmpdir, sizeof tmpdir, "kvs_evrx");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_remove(tmpdir);
 }
 
 int main(void)

@@ -14,29 +14,14 @@
 #include <string.h>
 #include <cmocka.h>
 
-static char *slurp(const char *rel, size_t *len)
-{
-    char path[1024];
-    const char *root = getenv("KVS_SOURCE_DIR");
-    snprintf(path, sizeof path, "%s/fixtures/evidence/http/%s", root ? root : ".", rel);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    b[n] = 0;
-    *len = (size_t)n;
-    return b;
-}
+#include "unit_helpers.h"
 
 static void parse_fixture(const char *rel, kvs_lmc_ep ep, int status, kvs_lmc_payload *p)
 {
+    char path[512];
+    snprintf(path, sizeof path, "fixtures/evidence/http/%s", rel);
     size_t len;
-    char *b = slurp(rel, &len);
+    char *b = slurp(src(path), &len);
     assert_int_equal(kvs_lmc_parse(ep, status, b, len, p), 0);
     free(b);
 }

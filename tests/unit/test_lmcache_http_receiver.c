@@ -26,6 +26,7 @@
 
 #include "evidence_harness.h"
 #include "formats/lmcache_http.h"
+#include "unit_helpers.h"
 
 enum mode { HEALTHY, LEGACY, UNHEALTHY, SLOW, GARBAGE };
 
@@ -209,7 +210,7 @@ static ev_out poll_once(int port, const char *extra)
              "    metrics: {receivers: [lmcache_http], exporters: [file]}\n",
              port, extra ? extra : "", out_path);
     unlink(out_path);
-    ev_sums s = ev_run_replay(y);
+    replay_sums s = replay_run(y);
     assert_int_equal(s.rejected, 0);
     assert_true(s.accepted > 0);
     return ev_load(out_path);
@@ -408,8 +409,7 @@ static void test_no_mutating_request(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "%s/kvs_httprx_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (!mkdtemp(tmpdir))
+    if (tmpdir_make(tmpdir, sizeof tmpdir, "kvs_httprx"))
         return -1;
     snprintf(out_path, sizeof out_path, "%s/out.jsonl", tmpdir);
     return 0;
@@ -420,9 +420,7 @@ static int teardown(void **state)
     (void)state;
     for (size_t i = 0; i < nrequests; i++)
         free(requests[i]);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_remove(tmpdir);
 }
 
 int main(void)

@@ -15,43 +15,15 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "fake_pipeline.h"
+
 /* The seam exported by processors/memory_limiter.c for tests. */
 void kvs_memory_limiter_set_rss_source(void *state, uint64_t (*fn)(void *arg), void *arg);
 extern const kvs_component_def kvs_processor_memory_limiter;
 
 #define MIB ((uint64_t)1 << 20)
 
-static kvs_next *recv_next;      /* what the fake receiver sends to */
-static void *limiter_state;      /* the memory_limiter instance */
-static atomic_uint_fast64_t delivered;
-
-static int fake_recv_create(const kvs_create_ctx *ctx, void **state, kvs_error *err)
-{
-    recv_next = ctx->next[kvs_signal_index(KVS_SIG_TRACES)];
-    *state = &recv_next;
-    return 0;
-}
-static void noop_destroy(void *state) {}
-
-static int fake_exp_create(const kvs_create_ctx *ctx, void **state, kvs_error *err)
-{
-    *state = &delivered;
-    return 0;
-}
-static int fake_exp_consume(void *state, kvs_batch *b, kvs_error *err)
-{
-    kvs_tel_add(&delivered, b->items);
-    return 0;
-}
-
-static const kvs_component_def fake_recv = {
-    .type = "fakein", .kind = KVS_RECEIVER, .signals = KVS_SIG_ALL,
-    .create = fake_recv_create, .destroy = noop_destroy,
-};
-static const kvs_component_def fake_exp = {
-    .type = "fakeout", .kind = KVS_EXPORTER, .signals = KVS_SIG_ALL,
-    .create = fake_exp_create, .consume = fake_exp_consume, .destroy = noop_destroy,
-};
+static void *limiter_state;       /* the memory_limiter instance */
 static kvs_component_def limiter; /* memory_limiter, with create wrapped to catch its state */
 
 static int limiter_create(const kvs_create_ctx *ctx, void **state, kvs_error *err)
@@ -60,15 +32,6 @@ static int limiter_create(const kvs_create_ctx *ctx, void **state, kvs_error *er
     if (rc == 0)
         limiter_state = *state;
     return rc;
-}
-
-static const kvs_component_def *find(kvs_kind kind, const char *type, size_t len)
-{
-    const kvs_component_def *all[] = { &fake_recv, &fake_exp, &limiter };
-    for (size_t i = 0; i < 3; i++)
-        if (all[i]->kind == kind && strlen(all[i]->type) == len && memcmp(all[i]->type, type, len) == 0)
-            return all[i];
-    return NULL;
 }
 
 static atomic_uint_fast64_t fake_rss;
@@ -97,7 +60,8 @@ static int build(graph *g, const char *limiter_cfg, kvs_error *err)
     limiter.create = limiter_create;
     limiter_state = NULL;
     recv_next = NULL;
-    kvs_component_lookup lk = { find, NULL };
+    fake_under_test = &limiter;
+    kvs_component_lookup lk = { fake_find, NULL };
     g->e = NULL;
     g->cfg = kvs_service_cfg_parse_with("test.yaml", yaml, strlen(yaml), &lk, NULL, NULL, err);
     if (!g->cfg)

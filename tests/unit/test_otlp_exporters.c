@@ -30,61 +30,11 @@
 #include <zstd.h>
 #include <cmocka.h>
 
+#include "unit_helpers.h"
+
 extern const kvs_component_def kvs_exporter_otlp, kvs_exporter_otlphttp;
 
 /* ---- shared helpers ---- */
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t wait_counter(const atomic_uint_fast64_t *c, uint64_t want)
-{
-    uint64_t end = kvs_now_ns() + 5 * KVS_SEC;
-    while (kvs_tel_get(c) < want && kvs_now_ns() < end)
-        sleep_ms(1);
-    return kvs_tel_get(c);
-}
-
-static uint64_t reason_count(kvs_telemetry *t, const char *reason)
-{
-    uint64_t n = 0;
-    pthread_mutex_lock(&t->lock);
-    for (int i = 0; i < t->nreasons; i++)
-        if (strcmp(t->reasons[i].reason, reason) == 0)
-            n = t->reasons[i].count;
-    pthread_mutex_unlock(&t->lock);
-    return n;
-}
-
-/* A traces request of n spans in one resource and scope. */
-static kvs_batch *make_traces(size_t n)
-{
-    kvs_batch *b = kvs_batch_new(KVS_SIG_TRACES);
-    kvs_arena *a = b->arena;
-    kvs_resource_spans *rs = kvs_arena_zalloc(a, sizeof *rs);
-    kvs_scope_spans *ss = kvs_arena_zalloc(a, sizeof *ss);
-    kvs_span *sp = kvs_arena_zalloc(a, n * sizeof *sp);
-    opentelemetry__proto__trace__v1__resource_spans__init(rs);
-    opentelemetry__proto__trace__v1__scope_spans__init(ss);
-    ss->spans = kvs_arena_zalloc(a, n * sizeof *ss->spans);
-    for (ss->n_spans = 0; ss->n_spans < n; ss->n_spans++) {
-        kvs_span *s = ss->spans[ss->n_spans] = &sp[ss->n_spans];
-        opentelemetry__proto__trace__v1__span__init(s);
-        s->name = (char *)"lmcache.retrieve";
-        s->trace_id = (ProtobufCBinaryData){ 16, kvs_arena_zalloc(a, 16) };
-        s->span_id = (ProtobufCBinaryData){ 8, kvs_arena_zalloc(a, 8) };
-        s->trace_id.data[0] = 1, s->span_id.data[7] = (uint8_t)(ss->n_spans + 1);
-    }
-    rs->scope_spans = kvs_arena_zalloc(a, sizeof *rs->scope_spans);
-    rs->scope_spans[0] = ss, rs->n_scope_spans = 1;
-    b->traces->resource_spans = kvs_arena_zalloc(a, sizeof *b->traces->resource_spans);
-    b->traces->resource_spans[0] = rs, b->traces->n_resource_spans = 1;
-    kvs_batch_recount(b);
-    return b;
-}
 
 /* Spans in a protobuf ExportTraceServiceRequest; -1 when it does not decode. */
 static long proto_spans(const uint8_t *p, size_t n)
@@ -351,7 +301,7 @@ static void test_http_encodings(void **st)
         exp_upf(&r, &kvs_exporter_otlphttp,
                 "endpoint: http://127.0.0.1:%d/\nencoding: %s\ncompression: %s\nheaders: {x-tenant: t%zu}\n" FAST_RETRY,
                 s.port, cases[i].enc, cases[i].comp, i);
-        exp_send(&r, make_traces(3));
+        exp_send(&r, make_traces(3, "lmcache.retrieve"));
         assert_int_equal(wait_counter(&r.tel.exported, 3), 3);
         exp_down(&r);
         assert_int_equal(sink_count(&s), (int)i + 1);
@@ -376,11 +326,11 @@ static void test_http_retry_and_permanent(void **st)
     s.nscript = 4;
     exp_rig r;
     exp_upf(&r, &kvs_exporter_otlphttp, "endpoint: http://127.0.0.1:%d\n" FAST_RETRY, s.port);
-    exp_send(&r, make_traces(3));
+    exp_send(&r, make_traces(3, "lmcache.retrieve"));
     assert_int_equal(wait_counter(&r.tel.exported, 3), 3);
-    exp_send(&r, make_traces(2)); /* 503, then 400 on its retry */
+    exp_send(&r, make_traces(2, "lmcache.retrieve")); /* 503, then 400 on its retry */
     assert_int_equal(wait_counter(&r.tel.failed, 2), 2);
-    exp_send(&r, make_traces(4));
+    exp_send(&r, make_traces(4, "lmcache.retrieve"));
     assert_int_equal(wait_counter(&r.tel.exported, 7), 7);
     exp_down(&r);
     assert_int_equal(sink_count(&s), 4);
@@ -405,7 +355,7 @@ static void test_http_partial_success(void **st)
         exp_rig r;
         exp_upf(&r, &kvs_exporter_otlphttp, "endpoint: http://127.0.0.1:%d\nencoding: %s\n" FAST_RETRY, s.port,
                 j ? "json" : "proto");
-        exp_send(&r, make_traces(5));
+        exp_send(&r, make_traces(5, "lmcache.retrieve"));
         uint64_t rejected = j ? 2 : 1;
         assert_int_equal(wait_counter(&r.tel.exported, 5 - rejected), 5 - rejected);
         assert_int_equal(wait_counter(&r.tel.failed, rejected), rejected);
@@ -424,7 +374,7 @@ static void test_http_per_signal_endpoint(void **st)
     rig_signals = KVS_SIG_TRACES; /* no metrics or logs: their URLs are not needed */
     exp_upf(&r, &kvs_exporter_otlphttp, "traces_endpoint: http://127.0.0.1:%d/custom/traces\n" FAST_RETRY, s.port);
     rig_signals = KVS_SIG_ALL;
-    exp_send(&r, make_traces(1));
+    exp_send(&r, make_traces(1, "lmcache.retrieve"));
     assert_int_equal(wait_counter(&r.tel.exported, 1), 1);
     exp_down(&r);
     assert_string_equal(s.reqs[0].path, "/custom/traces");
@@ -452,7 +402,7 @@ static void test_unreachable_is_retried(void **st)
                 "endpoint: %s127.0.0.1:%d\ntimeout: 1s\nsending_queue: {num_consumers: 1}\n"
                 "retry_on_failure: {initial_interval: 5ms, max_interval: 10ms, max_elapsed_time: 100ms}\n",
                 "http://", closed_port());
-        exp_send(&r, make_traces(2));
+        exp_send(&r, make_traces(2, "lmcache.retrieve"));
         assert_int_equal(wait_counter(&r.tel.failed, 2), 2);
         assert_int_equal(reason_count(&r.tel, "retries_exhausted"), 2);
         exp_down(&r);
@@ -651,7 +601,7 @@ static void test_grpc_unavailable_then_ok(void **st)
     gsrv_start(&g, &busy, 1);
     exp_rig r;
     grpc_exporter(&g, &r);
-    exp_send(&r, make_traces(3));
+    exp_send(&r, make_traces(3, "lmcache.retrieve"));
     assert_int_equal(wait_counter(&r.tel.exported, 3), 3);
     exp_down(&r);
     assert_int_equal(gsrv_calls(&g), 2);
@@ -676,13 +626,13 @@ static void test_grpc_pushback_and_permanent(void **st)
     gsrv_start(&g, script, 5);
     exp_rig r;
     grpc_exporter(&g, &r);
-    exp_send(&r, make_traces(2));
+    exp_send(&r, make_traces(2, "lmcache.retrieve"));
     assert_int_equal(wait_counter(&r.tel.exported, 2), 2);
-    exp_send(&r, make_traces(3));
+    exp_send(&r, make_traces(3, "lmcache.retrieve"));
     assert_int_equal(wait_counter(&r.tel.failed, 3), 3);
-    exp_send(&r, make_traces(4));
+    exp_send(&r, make_traces(4, "lmcache.retrieve"));
     assert_int_equal(wait_counter(&r.tel.failed, 7), 7);
-    exp_send(&r, make_traces(5)); /* partial success: 1 rejected */
+    exp_send(&r, make_traces(5, "lmcache.retrieve")); /* partial success: 1 rejected */
     assert_int_equal(wait_counter(&r.tel.exported, 6), 6);
     assert_int_equal(wait_counter(&r.tel.failed, 8), 8);
     kvs_batch *logs = kvs_batch_new(KVS_SIG_LOGS);

@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "formats/prom_text.h"
+#include "unit_helpers.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -150,26 +151,6 @@ static size_t count_lines(const char *out, const char *prefix)
         l = nl + 1;
     }
     return n;
-}
-
-static char *read_fixture(const char *rel, size_t *len)
-{
-    const char *dir = getenv("KVS_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir ? dir : ".", rel);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return b;
 }
 
 /* ---- family types, Prometheus 0.0.4 ---- */
@@ -679,7 +660,7 @@ static void test_chunking_invariance(void **state)
                                      "fixtures/prom/sglang.prom", "fixtures/prom/openmetrics_sample.txt"};
     for (size_t i = 0; i < 4; i++) {
         size_t n;
-        char *t = read_fixture(fx[i], &n);
+        char *t = slurp(src(fx[i]), &n);
         check_chunking(t, n, KVS_PROM_MODE_AUTO);
         free(t);
     }
@@ -692,7 +673,7 @@ static void test_fixtures(void **state)
     (void)state;
     size_t n;
     kvs_prom_stats st;
-    char *t = read_fixture("fixtures/prom/lmcache_mp.prom", &n);
+    char *t = slurp(src("fixtures/prom/lmcache_mp.prom"), &n);
     char *out = run(t, n, KVS_PROM_MODE_AUTO, NULL, 0, &st);
     assert_int_equal(st.rejected, 0);
     assert_false(st.openmetrics);
@@ -704,7 +685,7 @@ static void test_fixtures(void **state)
     free(out);
     free(t);
 
-    t = read_fixture("fixtures/prom/vllm_embedded_lmcache.prom", &n);
+    t = slurp(src("fixtures/prom/vllm_embedded_lmcache.prom"), &n);
     out = run(t, n, KVS_PROM_MODE_AUTO, NULL, 0, &st);
     assert_int_equal(st.rejected, 0);
     HAS(out, "vllm:prefix_cache_hits_created{engine=\"0\",model_name=\"meta-llama/Llama-3.1-8B-Instruct\"} "
@@ -714,14 +695,14 @@ static void test_fixtures(void **state)
     free(out);
     free(t);
 
-    t = read_fixture("fixtures/prom/sglang.prom", &n);
+    t = slurp(src("fixtures/prom/sglang.prom"), &n);
     out = run(t, n, KVS_PROM_MODE_AUTO, NULL, 0, &st);
     assert_int_equal(st.rejected, 0);
     assert_int_equal(st.samples, 29);
     free(out);
     free(t);
 
-    t = read_fixture("fixtures/prom/openmetrics_sample.txt", &n);
+    t = slurp(src("fixtures/prom/openmetrics_sample.txt"), &n);
     out = run(t, n, KVS_PROM_MODE_OPENMETRICS, NULL, 0, &st);
     assert_int_equal(st.rejected, 0);
     assert_true(st.eof_seen);

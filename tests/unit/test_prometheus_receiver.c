@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/engine.h"
 #include "formats/otlp_json.h"
+#include "unit_helpers.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -47,30 +48,6 @@ typedef struct server {
     char accept_seen[256];
     atomic_int lmcache_hits;
 } server;
-
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
-    b[len] = 0;
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
-static const char *src(const char *rel)
-{
-    static char path[1024];
-    const char *root = getenv("KVS_SOURCE_DIR");
-    snprintf(path, sizeof path, "%s/%s", root ? root : ".", rel);
-    return path;
-}
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body, size_t n)
 {
@@ -302,12 +279,6 @@ static uint64_t run_stop(run *r)
     kvs_engine_destroy(r->e);
     kvs_service_cfg_free(r->cfg);
     return took;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000 * 1000 };
-    nanosleep(&ts, NULL);
 }
 
 /* stderr into a file while kvscope logs. */
@@ -575,18 +546,9 @@ static void test_config_errors(void **state)
     }
 }
 
-static int setup(void **state)
-{
-    snprintf(tmpdir, sizeof tmpdir, "%s/kvs_promrecv.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
+static int setup(void **state) { return tmpdir_make(tmpdir, sizeof tmpdir, "kvs_promrecv"); }
 
-static int teardown(void **state)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+static int teardown(void **state) { return tmpdir_remove(tmpdir); }
 
 int main(void)
 {

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "unit_helpers.h"
+
 #define ITEMS 7
 #define MAXCALLS 64
 
@@ -107,38 +109,12 @@ static int fake_calls(fake *f)
     return n;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-/* Polls until *c reaches want or 5 s pass; returns the last value. */
-static uint64_t wait_counter(const atomic_uint_fast64_t *c, uint64_t want)
-{
-    uint64_t end = kvs_now_ns() + 5 * KVS_SEC;
-    while (kvs_tel_get(c) < want && kvs_now_ns() < end)
-        sleep_ms(1);
-    return kvs_tel_get(c);
-}
-
 static int wait_calls(fake *f, int want)
 {
     uint64_t end = kvs_now_ns() + 5 * KVS_SEC;
     while (fake_calls(f) < want && kvs_now_ns() < end)
         sleep_ms(1);
     return fake_calls(f);
-}
-
-static uint64_t reason_count(kvs_telemetry *t, const char *reason)
-{
-    uint64_t n = 0;
-    pthread_mutex_lock(&t->lock);
-    for (int i = 0; i < t->nreasons; i++)
-        if (strcmp(t->reasons[i].reason, reason) == 0)
-            n = t->reasons[i].count;
-    pthread_mutex_unlock(&t->lock);
-    return n;
 }
 
 static kvs_batch *mkbatch(void)

@@ -241,7 +241,7 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     opts o = { NULL, 8, 10, 0, 50, 0 };
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
             return usage();
@@ -259,7 +259,6 @@ int main(int argc, char **argv)
             o.max_requests = (uint64_t)atoll(v);
         else
             return usage();
-        i++;
     }
     if (!o.url || o.connections < 1 || o.connections > 1024 || o.duration <= 0 || o.duration > 3600 ||
         o.per_body < 1 || o.per_body > 100000 || o.rate < 0)

@@ -36,7 +36,7 @@ for f in build-fuzz/fuzz_*; do
   [ -d "fuzz/seeds/$name" ] && seeds=("fuzz/seeds/$name")
   if "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" "${seeds[@]}" \
        >"build-fuzz/$name.log" 2>&1; then
-    echo "  $name: ok ($(grep -o 'stat::number_of_executed_runs: *[0-9]*' "build-fuzz/$name.log" | grep -o '[0-9]*$' || echo '?') runs)"
+    echo "  $name: ok ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "build-fuzz/$name.log" | grep -o '[0-9]*$' || echo '?') runs)"
     fuzz_pass=$((fuzz_pass + 1))
   else
     echo "  $name: FAILED"; tail -40 "build-fuzz/$name.log"

@@ -198,3 +198,34 @@ js_deps() {
         echo "$want" >"$stamp"
     ) 9>"$lock"
 }
+
+# drain_and_verify SCRIPT.mjs: stops kvscope ($KPID, must exit 0) and the
+# backend ($BPID), then runs the node verifier over $TMP/manifest.json,
+# $TMP/out.jsonl and $TMP/backend.json and adds its RESULT counts.
+drain_and_verify() {
+    local script=$1 res vp vf
+    kill -TERM "$KPID"
+    wait_exit "$KPID" 20
+    check "kvscope drains and exits 0 on SIGTERM (status $exit_status)" "$exit_status"
+    KPID=
+    kill -TERM "$BPID" 2>/dev/null
+    wait_exit "$BPID" 10
+    BPID=
+    if [ ! -f "$TMP/manifest.json" ] || [ ! -f "$TMP/out.jsonl" ] || [ ! -f "$TMP/backend.json" ]; then
+        ko "manifest, file exporter output and backend summary exist"
+        return
+    fi
+    timeout 60 node "$JS_DIR/$script" --manifest "$TMP/manifest.json" --file "$TMP/out.jsonl" \
+        --backend "$TMP/backend.json" >"$TMP/verify.log" 2>&1
+    grep -v '^RESULT' "$TMP/verify.log"
+    res=$(grep '^RESULT' "$TMP/verify.log")
+    vp=$(echo "$res" | sed -n 's/.*passed=\([0-9]*\).*/\1/p')
+    vf=$(echo "$res" | sed -n 's/.*failed=\([0-9]*\).*/\1/p')
+    if [ -z "$vp" ] || [ -z "$vf" ]; then
+        ko "$script ran"
+        sed 's/^/    verify: /' "$TMP/verify.log"
+    else
+        pass=$((pass + vp))
+        fail=$((fail + vf))
+    fi
+}

@@ -100,31 +100,7 @@ points=$(selfmetric "$METRICS_PORT" 'kvscope_receiver_accepted_metric_points_tot
 check "self-metrics: kvscope_receiver_accepted_metric_points_total >= 6 (got ${points:-none})" $?
 
 # Drain: SIGTERM flushes the batch processor into the file and the backend.
-kill -TERM "$KPID"
-wait_exit "$KPID" 20
-check "kvscope drains and exits 0 on SIGTERM (status $exit_status)" "$exit_status"
-KPID=
-kill -TERM "$BPID" 2>/dev/null
-wait_exit "$BPID" 10
-BPID=
-
-if [ -f "$TMP/manifest.json" ] && [ -f "$TMP/out.jsonl" ] && [ -f "$TMP/backend.json" ]; then
-    timeout 60 node "$JS_DIR/verify_file.mjs" --manifest "$TMP/manifest.json" --file "$TMP/out.jsonl" \
-        --backend "$TMP/backend.json" >"$TMP/verify.log" 2>&1
-    grep -v '^RESULT' "$TMP/verify.log"
-    res=$(grep '^RESULT' "$TMP/verify.log")
-    vp=$(echo "$res" | sed -n 's/.*passed=\([0-9]*\).*/\1/p')
-    vf=$(echo "$res" | sed -n 's/.*failed=\([0-9]*\).*/\1/p')
-    if [ -z "$vp" ] || [ -z "$vf" ]; then
-        ko "verify_file.mjs ran"
-        sed 's/^/    verify: /' "$TMP/verify.log"
-    else
-        pass=$((pass + vp))
-        fail=$((fail + vf))
-    fi
-else
-    ko "manifest, file exporter output and backend summary exist"
-fi
+drain_and_verify verify_file.mjs
 
 tails_if_failed "kvscope log" "$TMP/kvscope.log" 40 "backend log" "$TMP/backend.log" 20
 summary

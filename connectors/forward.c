@@ -51,6 +51,7 @@ const kvs_component_def kvs_connector_forward = {
     .routes = KVS_ROUTE(KVS_SIG_TRACES, KVS_SIG_TRACES) | KVS_ROUTE(KVS_SIG_METRICS, KVS_SIG_METRICS) |
               KVS_ROUTE(KVS_SIG_LOGS, KVS_SIG_LOGS),
     .create = fwd_create,
+    .wire = 1,
     .consume = fwd_consume,
     .destroy = fwd_destroy,
 };

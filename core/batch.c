@@ -2,6 +2,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,7 +88,11 @@ size_t kvs_count_items(kvs_signal sig, const ProtobufCMessage *msg)
     return n;
 }
 
-void kvs_batch_recount(kvs_batch *b) { b->items = kvs_count_items(b->signal, b->msg); }
+void kvs_batch_recount(kvs_batch *b)
+{
+    if (kvs_batch_decoded(b))
+        b->items = kvs_count_items(b->signal, b->msg);
+}
 
 kvs_batch *kvs_batch_wrap(kvs_signal sig, kvs_arena *arena, ProtobufCMessage *msg)
 {
@@ -100,7 +105,92 @@ kvs_batch *kvs_batch_wrap(kvs_signal sig, kvs_arena *arena, ProtobufCMessage *ms
     b->msg = msg;
     b->items = kvs_count_items(sig, msg);
     b->received_ns = kvs_now_ns();
+    atomic_init(&b->decoded, 1);
     return b;
+}
+
+kvs_batch *kvs_batch_adopt_wire(kvs_signal sig, uint8_t *wire, size_t len, size_t items)
+{
+    kvs_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->signal = sig;
+    atomic_init(&b->refs, 1);
+    atomic_init(&b->decoded, 0);
+    b->wire = b->wire_own = wire;
+    b->wire_len = len;
+    b->items = items;
+    b->received_ns = kvs_now_ns();
+    return b;
+}
+
+static size_t bytes_at(const kvs_batch *b, int depth)
+{
+    size_t n = (b->arena ? kvs_arena_footprint(b->arena) : 0) + (b->wire_own ? b->wire_len : 0);
+    if (depth < 4)
+        for (size_t i = 0; i < b->nparents; i++)
+            n += bytes_at(b->parents[i], depth + 1);
+    return n;
+}
+
+size_t kvs_batch_bytes(const kvs_batch *b) { return bytes_at(b, 0); }
+
+/* protobuf-c allocations from the arena, within a budget. */
+typedef struct budget_alloc {
+    ProtobufCAllocator pb;
+    kvs_arena *a;
+    size_t budget;
+    int exceeded;
+} budget_alloc;
+
+static void *budget_alloc_fn(void *data, size_t n)
+{
+    budget_alloc *b = data;
+    if (kvs_arena_footprint(b->a) + n > b->budget) {
+        b->exceeded = 1;
+        return NULL;
+    }
+    return kvs_arena_alloc(b->a, n);
+}
+
+static void budget_free_fn(void *data, void *p) { (void)data, (void)p; }
+
+/* Decoding is rare and short: a few striped locks serialize it per batch. */
+static pthread_mutex_t decode_locks[16] = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+};
+
+int kvs_batch_decode(kvs_batch *b, kvs_error *err)
+{
+    if (kvs_batch_decoded(b))
+        return 0;
+    pthread_mutex_t *l = &decode_locks[((uintptr_t)b >> 6) % 16];
+    pthread_mutex_lock(l);
+    int rc = 0;
+    if (!kvs_batch_decoded(b) && !b->arena && !(b->arena = kvs_arena_new()))
+        rc = kvs_errorf(err, KVS_E_NOMEM, "out of memory");
+    if (!rc && !kvs_batch_decoded(b)) {
+        const ProtobufCMessageDescriptor *d = kvs_request_descriptor(b->signal);
+        budget_alloc ba = { { budget_alloc_fn, budget_free_fn, NULL }, b->arena,
+                            kvs_arena_footprint(b->arena) + 64u * b->wire_len + (8u << 20), 0 };
+        ba.pb.allocator_data = &ba;
+        ProtobufCMessage *m = protobuf_c_message_unpack(d, &ba.pb, b->wire_len, b->wire);
+        if (m) {
+            b->msg = m;
+            atomic_store_explicit(&b->decoded, 1, memory_order_release);
+        } else if (ba.exceeded) {
+            rc = kvs_errorf(err, KVS_E_NOMEM, "protobuf: %s of %zu bytes expands beyond %zu bytes in memory",
+                            d->short_name, b->wire_len, ba.budget);
+        } else {
+            rc = kvs_errorf(err, KVS_E_INVALID, "protobuf: cannot decode %s (%zu bytes)", d->short_name,
+                            b->wire_len);
+        }
+    }
+    pthread_mutex_unlock(l);
+    return rc;
 }
 
 kvs_batch *kvs_batch_new(kvs_signal sig)
@@ -134,11 +224,14 @@ void kvs_batch_unref(kvs_batch *b)
     for (size_t i = 0; i < b->nparents; i++)
         kvs_batch_unref(b->parents[i]);
     kvs_arena_free(b->arena);
+    free(b->wire_own);
     free(b);
 }
 
 int kvs_batch_add_parent(kvs_batch *b, kvs_batch *p)
 {
+    if (!b->arena && !(b->arena = kvs_arena_new()))
+        return KVS_E_NOMEM;
     kvs_batch **np = kvs_arena_grow(b->arena, b->parents, b->nparents * sizeof *np,
                                     (b->nparents + 1) * sizeof *np);
     if (!np)
@@ -150,6 +243,17 @@ int kvs_batch_add_parent(kvs_batch *b, kvs_batch *p)
 
 kvs_batch *kvs_batch_clone(const kvs_batch *b)
 {
+    if (b->wire) {
+        uint8_t *w = malloc(b->wire_len ? b->wire_len : 1);
+        kvs_batch *c = w ? kvs_batch_adopt_wire(b->signal, w, b->wire_len, b->items) : NULL;
+        if (!c) {
+            free(w);
+            return NULL;
+        }
+        memcpy(w, b->wire, b->wire_len);
+        c->received_ns = b->received_ns;
+        return c;
+    }
     size_t len = protobuf_c_message_get_packed_size(b->msg);
     unsigned char *tmp = malloc(len ? len : 1);
     if (!tmp)
@@ -173,12 +277,33 @@ kvs_batch *kvs_batch_clone(const kvs_batch *b)
     return c;
 }
 
+/* The messages no longer match the bytes (protobuf-c copied what it
+ * needed, so the buffer can go). */
+static void drop_wire(kvs_batch *b)
+{
+    free(b->wire_own);
+    b->wire_own = NULL;
+    b->wire = NULL;
+    b->wire_len = 0;
+}
+
 kvs_batch *kvs_batch_writable(kvs_batch *b)
 {
-    if (atomic_load(&b->refs) == 1 && b->nparents == 0)
+    kvs_error err;
+    if (atomic_load(&b->refs) == 1 && b->nparents == 0) {
+        if (kvs_batch_decode(b, &err) != 0)
+            return NULL;
+        drop_wire(b);
         return b;
+    }
     kvs_batch *c = kvs_batch_clone(b);
-    if (c)
-        kvs_batch_unref(b);
+    if (!c)
+        return NULL;
+    if (kvs_batch_decode(c, &err) != 0) {
+        kvs_batch_unref(c);
+        return NULL;
+    }
+    drop_wire(c);
+    kvs_batch_unref(b);
     return c;
 }

@@ -90,6 +90,9 @@ typedef struct kvs_component_def {
     unsigned out_signals;   /* connector: it emits on its receiver side */
     unsigned routes;        /* connector: the (in, out) signal pairs it joins, as
                                KVS_ROUTE bits; 0 = every pair of signals x out_signals */
+    int wire;               /* consume takes batches still in wire form (core/batch.h)
+                               and decodes them itself if it reads the messages; when
+                               0 the engine decodes before calling consume */
     int (*create)(const kvs_create_ctx *ctx, void **state, kvs_error *err);
     int (*start)(void *state, kvs_error *err);                         /* may be NULL */
     int (*consume)(void *state, kvs_batch *b, kvs_error *err);         /* NULL for receivers */

@@ -68,7 +68,11 @@ int kvs_next_consume(kvs_next *next, kvs_batch *b, kvs_error *err)
     for (size_t i = 0; i < next->n; i++) {
         instance *t = next->to[i];
         kvs_error e;
-        int r = t->def->consume(t->state, b, &e);
+        int r = !t->def->wire && !kvs_batch_decoded(b) ? kvs_batch_decode(b, &e) : 0;
+        if (r == KVS_E_NOMEM)
+            r = KVS_E_INVALID; /* the same bytes would exceed the budget again */
+        if (r == 0)
+            r = t->def->consume(t->state, b, &e);
         if (r != 0) {
             /* Keep the most serious: permanent beats retryable. */
             if (rc == 0 || r == KVS_E_INVALID) {

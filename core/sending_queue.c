@@ -117,16 +117,6 @@ kvs_sending_queue *kvs_sending_queue_new(const char *id, const kvs_sending_queue
     return q;
 }
 
-/* Arena bytes a batch keeps alive (its own and those it borrows from). */
-static uint64_t batch_bytes(const kvs_batch *b, int depth)
-{
-    uint64_t n = b->arena ? kvs_arena_footprint(b->arena) : 0;
-    if (depth < 4)
-        for (size_t i = 0; i < b->nparents; i++)
-            n += batch_bytes(b->parents[i], depth + 1);
-    return n;
-}
-
 /* A uniform double in [0, 1) from splitmix64 over a shared counter. */
 static double jitter_unit(kvs_sending_queue *q)
 {
@@ -330,7 +320,7 @@ int kvs_sending_queue_consume(kvs_sending_queue *q, kvs_batch *b, kvs_error *err
     }
     if (!q->cfg.queue_enabled)
         return consume_sync(q, b, err);
-    uint64_t bytes = q->cfg.max_bytes ? batch_bytes(b, 0) : 0;
+    uint64_t bytes = q->cfg.max_bytes ? kvs_batch_bytes(b) : 0;
     pthread_mutex_lock(&q->lock);
     int full = q->count == q->cap;
     /* The byte bound admits one batch into an empty queue whatever its size. */

@@ -101,6 +101,11 @@ static void normal(kvs_buf *o, const kvs_batch *b)
 static int debug_consume(void *state, kvs_batch *b, kvs_error *err)
 {
     debug_exp *d = state;
+    if (d->verbosity != BASIC) {
+        int rc = kvs_batch_decode(b, err);
+        if (rc != 0)
+            return rc == KVS_E_NOMEM ? KVS_E_INVALID : rc;
+    }
     kvs_buf o = { 0 };
     kvs_buf_printf(&o, "%s: %s request with %zu %s\n", d->id, kvs_signal_name(b->signal), b->items,
                    kvs_signal_unit(b->signal));
@@ -128,6 +133,7 @@ static void debug_destroy(void *state)
 
 const kvs_component_def kvs_exporter_debug = {
     .type = "debug",
+    .wire = 1,
     .kind = KVS_EXPORTER,
     .signals = KVS_SIG_ALL,
     .create = debug_create,

@@ -1,7 +1,8 @@
 /* Exporter `otlp`: OTLP over gRPC with the gRPC core C API. One channel per
  * exporter, shared by the sending queue's consumers (each has its own
- * completion queue, so calls run in parallel). Each request is packed with
- * protobuf-c and sent to /opentelemetry.proto.collector.<signal>.v1.
+ * completion queue, so calls run in parallel). A request in wire form goes
+ * out as the bytes it arrived as (lent to gRPC, no copy); a decoded one is
+ * packed with protobuf-c. It is sent to /opentelemetry.proto.collector.<signal>.v1.
  * <Signal>Service/Export with the configured headers as metadata and gzip
  * compression by default. Status codes follow the OTLP spec: UNAVAILABLE,
  * CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE and DATA_LOSS are
@@ -352,6 +353,8 @@ static void read_response(otlp_exp *x, kvs_batch *b, grpc_byte_buffer *resp, kvs
     info->rejected = rejected > 0 ? (uint64_t)rejected : 0;
 }
 
+static void release_batch(void *b) { kvs_batch_unref(b); }
+
 static kvs_send_result otlp_send(void *exp, void **worker, kvs_batch *b, uint64_t deadline_ns,
                                  kvs_send_info *info, kvs_error *err)
 {
@@ -365,14 +368,21 @@ static kvs_send_result otlp_send(void *exp, void **worker, kvs_batch *b, uint64_
         kvs_errorf(err, KVS_E_NOMEM, "cannot create a completion queue");
         return KVS_SEND_RETRYABLE;
     }
-    size_t len = protobuf_c_message_get_packed_size(b->msg);
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf) {
-        kvs_errorf(err, KVS_E_NOMEM, "out of memory encoding %zu bytes", len);
-        return KVS_SEND_RETRYABLE;
+    grpc_slice body;
+    if (b->wire) {
+        /* The bytes as received, lent to gRPC: the slice keeps the batch alive. */
+        body = grpc_slice_new_with_user_data((void *)(uintptr_t)b->wire, b->wire_len, release_batch,
+                                             kvs_batch_ref(b));
+    } else {
+        size_t len = protobuf_c_message_get_packed_size(b->msg);
+        uint8_t *buf = malloc(len ? len : 1);
+        if (!buf) {
+            kvs_errorf(err, KVS_E_NOMEM, "out of memory encoding %zu bytes", len);
+            return KVS_SEND_RETRYABLE;
+        }
+        protobuf_c_message_pack(b->msg, buf);
+        body = grpc_slice_new(buf, len, free);
     }
-    protobuf_c_message_pack(b->msg, buf);
-    grpc_slice body = grpc_slice_new(buf, len, free);
     grpc_byte_buffer *req = grpc_raw_byte_buffer_create(&body, 1);
     grpc_slice_unref(body);
 
@@ -509,6 +519,7 @@ const kvs_component_def kvs_exporter_otlp = {
     .type = "otlp",
     .kind = KVS_EXPORTER,
     .signals = KVS_SIG_ALL,
+    .wire = 1,
     .create = otlp_create,
     .start = otlp_start,
     .consume = otlp_consume,

@@ -241,19 +241,30 @@ static int zstd_into(const char *in, size_t n, kvs_buf *out)
 /* Encodes (and compresses) the request into *body. */
 static int encode(http_exp *x, kvs_batch *b, kvs_buf *raw, kvs_buf *body)
 {
+    const uint8_t *in;
+    size_t inlen;
     if (x->json) {
-        if (kvs_otlp_json_encode(b->signal, b->msg, raw) != 0 || raw->oom)
+        kvs_error err;
+        if (kvs_batch_decode(b, &err) != 0 || kvs_otlp_json_encode(b->signal, b->msg, raw) != 0 || raw->oom)
             return -1;
+        in = (const uint8_t *)raw->data, inlen = raw->len;
+    } else if (b->wire) {
+        in = b->wire, inlen = b->wire_len; /* the bytes as received: nothing to encode */
     } else {
         size_t len = protobuf_c_message_get_packed_size(b->msg);
         if (kvs_buf_reserve(raw, len ? len : 1) != 0)
             return -1;
         raw->len = protobuf_c_message_pack(b->msg, (uint8_t *)raw->data);
+        in = (const uint8_t *)raw->data, inlen = raw->len;
     }
     if (x->comp == COMP_GZIP)
-        return gzip_into(raw->data, raw->len, body);
+        return gzip_into((const char *)in, inlen, body);
     if (x->comp == COMP_ZSTD)
-        return zstd_into(raw->data, raw->len, body);
+        return zstd_into((const char *)in, inlen, body);
+    if (in != (const uint8_t *)raw->data) {
+        kvs_buf_append(body, in, inlen);
+        return body->oom ? -1 : 0;
+    }
     *body = *raw;
     memset(raw, 0, sizeof *raw);
     return 0;
@@ -539,6 +550,7 @@ const kvs_component_def kvs_exporter_otlphttp = {
     .type = "otlphttp",
     .kind = KVS_EXPORTER,
     .signals = KVS_SIG_ALL,
+    .wire = 1,
     .create = http_create,
     .start = http_start,
     .consume = http_consume,

@@ -302,29 +302,11 @@ static int store_enum_name(dec *d, const kvs_ojson_field *f, void *dst, const un
     return 1;
 }
 
-/* yajl checks only the shape of UTF-8 sequences; string fields must be
- * well formed (no overlong forms, surrogates or code points past U+10FFFF)
- * since protobuf consumers reject them. Returns the offset of the first bad
- * byte, or n. */
-static inline size_t utf8_check(const unsigned char *s, size_t n)
-{
-    uint64_t acc = 0;
-    if (n >= 8) {
-        for (size_t i = 0; i + 8 < n; i += 8)
-            acc |= kvs_ojson_ld64(s + i);
-        acc |= kvs_ojson_ld64(s + n - 8);
-    } else if (n >= 4) {
-        acc = kvs_ojson_ld32(s) | kvs_ojson_ld32(s + n - 4);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            acc |= s[i];
-    }
-    return acc & 0x8080808080808080ull ? kvs_ojson_utf8_check(s, n) : n;
-}
-
 static inline int store_str(dec *d, char **dst, const unsigned char *s, size_t n)
 {
-    size_t bad = utf8_check(s, n);
+    /* yajl checks only the shape of UTF-8 sequences; string fields must be
+     * well formed since protobuf consumers reject them. */
+    size_t bad = kvs_utf8_check(s, n);
     if (bad != n)
         return fail(d, 1 + bad, "invalid UTF-8 in string");
     char *c = bump(d, n + 1, 1);

@@ -104,7 +104,7 @@ static void put_str_slow(kvs_buf *b, const unsigned char *s, size_t n, size_t i)
         unsigned char c = s[j];
         char *o = b->data + b->len;
         if (c >= 0x80) {
-            size_t k = kvs_ojson_utf8_seq(s + j, n - j);
+            size_t k = kvs_utf8_seq(s + j, n - j);
             if (k) {
                 memcpy(o, s + j, k);
                 b->len += k;

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "formats/utf8.h"
+
 enum kvs_ojson_kind {
     KVS_OJ_STRING,   /* JSON string */
     KVS_OJ_BYTES,    /* base64 string */
@@ -144,35 +146,5 @@ size_t kvs_ojson_format_double(char *out, double v);
 
 /* Standard base64 with padding, (n + 2) / 3 * 4 characters. */
 size_t kvs_ojson_b64_encode(const uint8_t *p, size_t n, char *out);
-
-/* Index of the first byte of s[0..n) that does not start a well-formed
- * UTF-8 sequence (see kvs_ojson_utf8_seq), or n. */
-size_t kvs_ojson_utf8_check(const unsigned char *s, size_t n);
-
-/* Length of the well-formed UTF-8 sequence at s[0..n) whose first byte is
- * >= 0x80 (2, 3 or 4), or 0 when it is not well formed (stray continuation,
- * overlong form, surrogate, beyond U+10FFFF, truncated). Shared so that the
- * decoder accepts exactly what the encoder passes through. */
-static inline size_t kvs_ojson_utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    if (c >= 0xC2 && c <= 0xDF)
-        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0))
-            return 0;
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] >= 0x90))
-            return 0;
-        return 4;
-    }
-    return 0;
-}
 
 #endif

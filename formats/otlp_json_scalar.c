@@ -378,20 +378,3 @@ size_t kvs_ojson_b64_encode(const uint8_t *p, size_t n, char *out)
     }
     return (size_t)(o - out);
 }
-
-
-size_t kvs_ojson_utf8_check(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k = kvs_ojson_utf8_seq(s + i, n - i);
-        if (!k)
-            return i;
-        i += k;
-    }
-    return n;
-}

@@ -1,7 +1,7 @@
 /* libFuzzer target for the otlp receiver's body path (receivers/otlp/
  * codec.c): content type × encoding × signal × bytes, exactly what the HTTP
- * transport does with a request body: decompress under a cap, decode
- * (protobuf with the depth guard and memory budget, or OTLP/JSON), drop
+ * transport does with a request body: decompress under a cap, check
+ * (protobuf: the wire scanner) or decode (OTLP/JSON), drop
  * spans / log records with invalid ids, then build the response and a
  * Status body in the request's encoding.
  *
@@ -10,7 +10,8 @@
  * whether the rest is compressed here first (so the decoders also see
  * well-formed compressed streams of fuzzed content) or handed over raw
  * (so the decompressors see fuzzed streams). Also checks invariants: a
- * decoded batch holds no more items than protobuf-c / JSON could have made
+ * protobuf body the wire scanner (formats/otlp_wire.h) accepted decodes
+ * with protobuf-c to exactly the items the scanner counted (differential),
  * and decompression never exceeds its cap. */
 #include "receivers/otlp/otlp_internal.h"
 
@@ -97,7 +98,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = kvs_otlp_decode_body(sig, ct, enc, body, n, FUZZ_CAP, &b, &rejected, msg, sizeof msg);
     kvs_buf out = { 0 };
     if (rc == 0) {
-        if (!b || b->signal != sig || b->items != kvs_count_items(sig, b->msg))
+        /* Differential: what the wire scanner accepted, protobuf-c decodes,
+         * to the same number of items. */
+        kvs_error err;
+        int drc = b ? kvs_batch_decode(b, &err) : KVS_E_INVALID;
+        if (!b || b->signal != sig || drc == KVS_E_INVALID || (drc == 0 && b->items != kvs_count_items(sig, b->msg)))
             abort();
         kvs_otlp_response(sig, ct, rejected, rejected ? msg : "", &out);
         kvs_batch_unref(b);

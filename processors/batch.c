@@ -2,8 +2,10 @@
  * Sends when `send_batch_size` items are pending or the oldest pending item
  * waited `timeout`; with `send_batch_max_size` > 0 no sent request holds
  * more than that many items (requests are split at span / data point / log
- * record boundaries). Merging is zero-copy: the merged request points into
- * the incoming ones and keeps them alive (core/batch.h parents). */
+ * record boundaries). Requests in wire form (core/batch.h) merge as their
+ * concatenated bytes and are never decoded unless one alone exceeds
+ * send_batch_max_size; decoded ones merge without copying: the merged
+ * request points into the incoming ones and keeps them alive (parents). */
 #include "core/clock.h"
 #include "core/component.h"
 #include "core/log.h"
@@ -405,18 +407,56 @@ static int retry_stalled(batch_proc *b)
     }
 }
 
-/* Sends the given batches as merged requests (respecting max_size). Takes
- * ownership of the references in `in`. */
-static void send_all(batch_proc *b, kvs_batch **in, size_t n)
+/* Sends batches in wire form as one request: their bytes concatenated. An
+ * Export request is one repeated field, so the concatenation of requests
+ * is the request holding all their resources. */
+static void send_wire(batch_proc *b, kvs_batch **in, size_t n)
 {
+    if (n == 1) {
+        send_one(b, kvs_batch_ref(in[0]));
+        return;
+    }
+    size_t len = 0, items = 0;
+    for (size_t i = 0; i < n; i++)
+        len += in[i]->wire_len, items += in[i]->items;
+    uint8_t *w = malloc(len ? len : 1);
+    kvs_batch *out = w ? kvs_batch_adopt_wire(b->signal, w, len, items) : NULL;
+    if (!out) {
+        free(w);
+        kvs_tel_drop(b->tel, "out_of_memory", items);
+        return;
+    }
+    for (size_t i = 0; i < n; w += in[i]->wire_len, i++)
+        memcpy(w, in[i]->wire, in[i]->wire_len);
+    send_one(b, out);
+}
+
+/* Sends decoded batches as merged requests (respecting max_size); the ones
+ * still in wire form are decoded first; one that does not decode is
+ * counted as dropped and moved behind the others (send_all releases all). */
+static void send_decoded(batch_proc *b, kvs_batch **in, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        kvs_error err;
+        if (kvs_batch_decode(in[i], &err) == 0) {
+            kvs_batch *t = in[k];
+            in[k++] = in[i];
+            in[i] = t;
+            continue;
+        }
+        kvs_tel_drop(b->tel, "undecodable", in[i]->items);
+        KVS_WARN(b->id, "dropped %zu %s: %s", in[i]->items, kvs_signal_unit(b->signal), err.msg);
+    }
+    n = k; /* the decoded ones first, in order; the rest stay for send_all to release */
     if (n == 0)
         return;
     if (!b->max_size) {
         kvs_batch *out = n == 1 ? kvs_batch_ref(in[0]) : kvs_batch_new(b->signal);
-        int ok = out != NULL;
-        for (size_t i = 0; ok && n > 1 && i < n; i++)
-            ok = append_request(out, in[i]) == 0 && kvs_batch_add_parent(out, in[i]) == 0;
-        if (!ok) {
+        int good = out != NULL;
+        for (size_t i = 0; good && n > 1 && i < n; i++)
+            good = append_request(out, in[i]) == 0 && kvs_batch_add_parent(out, in[i]) == 0;
+        if (!good) {
             uint64_t items = 0;
             for (size_t i = 0; i < n; i++)
                 items += in[i]->items;
@@ -425,34 +465,62 @@ static void send_all(batch_proc *b, kvs_batch **in, size_t n)
         } else {
             send_one(b, out);
         }
-    } else {
-        kvs_batch *out = NULL;
-        size_t room = 0;
-        for (size_t i = 0; i < n; i++) {
-            cut c = { 0 };
-            for (;;) {
-                if (!out) {
-                    out = kvs_batch_new(b->signal);
-                    room = b->max_size;
-                    if (!out)
-                        break;
-                }
-                long t = take(out, in[i], &c, room);
-                if (t < 0 || kvs_batch_add_parent(out, in[i]) != 0) {
-                    kvs_tel_drop(b->tel, "out_of_memory", in[i]->items);
+        return;
+    }
+    kvs_batch *out = NULL;
+    size_t room = 0;
+    for (size_t i = 0; i < n; i++) {
+        cut c = { 0 };
+        for (;;) {
+            if (!out) {
+                out = kvs_batch_new(b->signal);
+                room = b->max_size;
+                if (!out)
                     break;
-                }
-                room -= (size_t)t;
-                if (room == 0) {
-                    send_one(b, out);
-                    out = NULL;
-                } else {
-                    break; /* this input is exhausted */
-                }
+            }
+            long t = take(out, in[i], &c, room);
+            if (t < 0 || kvs_batch_add_parent(out, in[i]) != 0) {
+                kvs_tel_drop(b->tel, "out_of_memory", in[i]->items);
+                break;
+            }
+            room -= (size_t)t;
+            if (room == 0) {
+                send_one(b, out);
+                out = NULL;
+            } else {
+                break; /* this input is exhausted */
             }
         }
-        if (out)
-            send_one(b, out);
+    }
+    if (out)
+        send_one(b, out);
+}
+
+/* Whether a batch joins others by its bytes: in wire form and, under
+ * send_batch_max_size, small enough not to need splitting. */
+static int by_wire(const batch_proc *b, const kvs_batch *x)
+{
+    return x->wire && (!b->max_size || x->items <= b->max_size);
+}
+
+/* Sends the given batches as merged requests, in order: runs of batches in
+ * wire form as concatenated bytes (each run within max_size), the others
+ * merged and split as messages. Takes ownership of the references in `in`. */
+static void send_all(batch_proc *b, kvs_batch **in, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        if (by_wire(b, in[i])) {
+            uint64_t items = 0;
+            while (j < n && by_wire(b, in[j]) && (!b->max_size || items + in[j]->items <= b->max_size))
+                items += in[j++]->items;
+            send_wire(b, in + i, j - i);
+        } else {
+            while (j < n && !by_wire(b, in[j]))
+                j++;
+            send_decoded(b, in + i, j - i);
+        }
+        i = j;
     }
     for (size_t i = 0; i < n; i++)
         kvs_batch_unref(in[i]);
@@ -605,6 +673,7 @@ const kvs_component_def kvs_processor_batch = {
     .type = "batch",
     .kind = KVS_PROCESSOR,
     .signals = KVS_SIG_ALL,
+    .wire = 1,
     .create = batch_create,
     .start = batch_start,
     .consume = batch_consume,

@@ -249,14 +249,6 @@ static kvs_batch *passthrough(kvs_batch *in, const uint8_t *roles, size_t keep)
     return out;
 }
 
-static size_t batch_bytes(const kvs_batch *b)
-{
-    size_t n = kvs_arena_footprint(b->arena);
-    for (size_t i = 0; i < b->nparents; i++)
-        n += kvs_arena_footprint(b->parents[i]->arena);
-    return n;
-}
-
 static void account(lc_window *w, lc_seg *s, size_t bytes)
 {
     w->held_bytes += bytes - s->bytes;
@@ -346,14 +338,14 @@ static void prefetch_trace(const lc_window *w, const kvs_span *s, int stage)
 static void hold_all(lc_proc *c, kvs_batch *in, const uint8_t *roles, size_t total, size_t held, uint64_t now)
 {
     lc_window *w = &c->w;
-    int copy = held * 2 < total || batch_bytes(in) / held > COPY_BYTES_PER_SPAN;
+    int copy = held * 2 < total || kvs_batch_bytes(in) / held > COPY_BYTES_PER_SPAN;
     lc_seg *seg = NULL;
     if (copy) {
         seg = copy_seg(c);
     } else if ((seg = calloc(1, sizeof *seg))) {
         seg->b = kvs_batch_ref(in);
         seg->open = 1; /* not freed while its spans go in */
-        account(w, seg, batch_bytes(in));
+        account(w, seg, kvs_batch_bytes(in));
     }
     size_t caplate = held, nlate = 0;
     lc_trace **late = malloc(caplate * sizeof *late);

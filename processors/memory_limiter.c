@@ -264,6 +264,7 @@ const kvs_component_def kvs_processor_memory_limiter = {
     .signals = KVS_SIG_ALL,
     .create = ml_create,
     .start = ml_start,
+    .wire = 1,
     .consume = ml_consume,
     .shutdown = ml_shutdown,
     .destroy = ml_destroy,

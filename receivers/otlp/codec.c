@@ -15,6 +15,7 @@
 #include "receivers/otlp/otlp_internal.h"
 
 #include "formats/otlp_json.h"
+#include "formats/otlp_wire.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -250,113 +251,40 @@ int kvs_otlp_decompress(kvs_otlp_enc enc, const uint8_t *in, size_t n, size_t ma
 
 /* ---- protobuf ---- */
 
-static int varint(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
+static uint64_t drop_invalid(kvs_signal sig, ProtobufCMessage *m);
+
+/* Checks the bytes and keeps them as they came (wire form, the batch takes
+ * the malloc'd buffer p); only a request with spans / log records to drop
+ * is decoded here. p is freed on failure. */
+static int decode_protobuf(kvs_signal sig, uint8_t *p, size_t n, kvs_batch **out, uint64_t *rejected, char *msg,
+                           size_t msgn)
 {
-    uint64_t r = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*i >= n)
-            return -1;
-        uint8_t b = p[(*i)++];
-        r |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = r;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* Walks the wire format with the message descriptors: refuses nesting
- * deeper than KVS_OTLP_MAX_DEPTH and malformed framing. base is the offset
- * of p in the whole body, for messages. */
-static int pb_check(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n, size_t base, int depth,
-                    char *msg, size_t msgn)
-{
-    if (depth > KVS_OTLP_MAX_DEPTH) {
-        snprintf(msg, msgn, "protobuf: messages nested deeper than %d levels at byte %zu", KVS_OTLP_MAX_DEPTH, base);
-        return -1;
-    }
-    size_t i = 0;
-    while (i < n) {
-        size_t at = i;
-        uint64_t key, len;
-        if (varint(p, n, &i, &key) != 0 || (key >> 3) == 0)
-            goto bad;
-        switch (key & 7) {
-        case 0:
-            if (varint(p, n, &i, &len) != 0)
-                goto bad;
-            break;
-        case 1:
-            if (n - i < 8)
-                goto bad;
-            i += 8;
-            break;
-        case 5:
-            if (n - i < 4)
-                goto bad;
-            i += 4;
-            break;
-        case 2: {
-            if (varint(p, n, &i, &len) != 0 || len > n - i)
-                goto bad;
-            const ProtobufCFieldDescriptor *f =
-                d && (key >> 3) <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3)) : NULL;
-            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                pb_check(f->descriptor, p + i, (size_t)len, base + i, depth + 1, msg, msgn) != 0)
-                return -1;
-            i += (size_t)len;
-            break;
-        }
-        default:
-            goto bad;
-        }
-        continue;
-    bad:
-        snprintf(msg, msgn, "protobuf: malformed field at byte %zu of %s", base + at, d ? d->short_name : "message");
-        return -1;
-    }
-    return 0;
-}
-
-/* protobuf-c allocations from the arena, within a budget. */
-typedef struct budget_alloc {
-    ProtobufCAllocator pb;
-    kvs_arena *a;
-    size_t budget;
-    int exceeded;
-} budget_alloc;
-
-static void *budget_alloc_fn(void *data, size_t n)
-{
-    budget_alloc *b = data;
-    if (kvs_arena_footprint(b->a) + n > b->budget) {
-        b->exceeded = 1;
-        return NULL;
-    }
-    return kvs_arena_alloc(b->a, n);
-}
-
-static void budget_free_fn(void *data, void *p) { (void)data, (void)p; }
-
-static int decode_protobuf(kvs_signal sig, const uint8_t *p, size_t n, kvs_arena *a, ProtobufCMessage **out,
-                           char *msg, size_t msgn)
-{
-    const ProtobufCMessageDescriptor *d = kvs_request_descriptor(sig);
-    if (pb_check(d, p, n, 0, 1, msg, msgn) != 0)
+    kvs_otlp_wire_info wi;
+    static const uint8_t empty[1];
+    if (kvs_otlp_wire_scan(sig, p ? p : empty, n, &wi, msg, msgn) != 0) {
+        free(p);
         return KVS_OTLP_E_BAD;
-    budget_alloc b = { { budget_alloc_fn, budget_free_fn, NULL }, a, 64u * n + (8u << 20), 0 };
-    b.pb.allocator_data = &b;
-    *out = protobuf_c_message_unpack(d, &b.pb, n, p);
-    if (*out)
-        return 0;
-    if (b.exceeded) {
-        snprintf(msg, msgn, "protobuf: %s of %zu bytes expands beyond %zu bytes in memory", d->short_name, n,
-                 b.budget);
-        return KVS_OTLP_E_TOO_LARGE;
     }
-    snprintf(msg, msgn, "protobuf: cannot decode %s (%zu bytes): invalid field value", d->short_name, n);
-    return KVS_OTLP_E_BAD;
+    kvs_batch *b = kvs_batch_adopt_wire(sig, p, n, wi.items);
+    if (!b) {
+        free(p);
+        snprintf(msg, msgn, "out of memory");
+        return KVS_OTLP_E_NOMEM;
+    }
+    if (wi.invalid) {
+        /* Exclusively owned: writable decodes in place and drops the bytes. */
+        kvs_error err;
+        int rc = kvs_batch_decode(b, &err);
+        if (rc != 0 || !kvs_batch_writable(b)) {
+            snprintf(msg, msgn, "%s", rc ? err.msg : "out of memory");
+            kvs_batch_unref(b);
+            return rc == KVS_E_INVALID ? KVS_OTLP_E_BAD : rc ? KVS_OTLP_E_TOO_LARGE : KVS_OTLP_E_NOMEM;
+        }
+        *rejected = drop_invalid(sig, b->msg);
+        kvs_batch_recount(b);
+    }
+    *out = b;
+    return 0;
 }
 
 /* ---- JSON ---- */
@@ -448,35 +376,51 @@ static uint64_t drop_invalid(kvs_signal sig, ProtobufCMessage *m)
     return dropped;
 }
 
-int kvs_otlp_decode(kvs_signal sig, kvs_otlp_ctype ct, const uint8_t *p, size_t n, kvs_batch **out,
-                    uint64_t *rejected, char *msg, size_t msgn)
+int kvs_otlp_decode_own(kvs_signal sig, kvs_otlp_ctype ct, uint8_t *p, size_t n, kvs_batch **out,
+                        uint64_t *rejected, char *msg, size_t msgn)
 {
     *out = NULL;
     *rejected = 0;
-    kvs_arena *a = kvs_arena_new();
-    if (!a) {
-        snprintf(msg, msgn, "out of memory");
-        return KVS_OTLP_E_NOMEM;
+    int rc;
+    if (ct == KVS_OTLP_JSON) {
+        ProtobufCMessage *m = NULL;
+        kvs_arena *a = kvs_arena_new();
+        if (!a) {
+            snprintf(msg, msgn, "out of memory");
+            rc = KVS_OTLP_E_NOMEM;
+        } else if ((rc = decode_json(sig, p ? p : (const uint8_t *)"", n, a, &m, msg, msgn)) == 0) {
+            *rejected = drop_invalid(sig, m);
+            if (!(*out = kvs_batch_wrap(sig, a, m))) {
+                snprintf(msg, msgn, "out of memory");
+                rc = KVS_OTLP_E_NOMEM;
+            }
+        }
+        if (rc != 0)
+            kvs_arena_free(a);
+        free(p); /* the decoder copied what it keeps */
+    } else {
+        rc = decode_protobuf(sig, p, n, out, rejected, msg, msgn);
     }
-    ProtobufCMessage *m = NULL;
-    int rc = ct == KVS_OTLP_JSON ? decode_json(sig, p ? p : (const uint8_t *)"", n, a, &m, msg, msgn)
-                                 : decode_protobuf(sig, p ? p : (const uint8_t *)"", n, a, &m, msg, msgn);
-    if (rc != 0) {
-        kvs_arena_free(a);
-        return rc;
-    }
-    *rejected = drop_invalid(sig, m);
-    if (*rejected)
+    if (rc == 0 && *rejected)
         snprintf(msg, msgn, "%llu %s rejected: %s", (unsigned long long)*rejected, kvs_signal_unit(sig),
                  sig == KVS_SIG_TRACES ? "trace_id must be 16 and span_id 8 bytes, not all zero"
                                        : "trace_id must be empty or 16 bytes, span_id empty or 8 bytes");
-    *out = kvs_batch_wrap(sig, a, m);
-    if (!*out) {
-        kvs_arena_free(a);
+    return rc;
+}
+
+int kvs_otlp_decode(kvs_signal sig, kvs_otlp_ctype ct, const uint8_t *p, size_t n, kvs_batch **out,
+                    uint64_t *rejected, char *msg, size_t msgn)
+{
+    uint8_t *c = malloc(n ? n : 1);
+    if (!c) {
+        *out = NULL;
+        *rejected = 0;
         snprintf(msg, msgn, "out of memory");
         return KVS_OTLP_E_NOMEM;
     }
-    return 0;
+    if (n)
+        memcpy(c, p, n);
+    return kvs_otlp_decode_own(sig, ct, c, n, out, rejected, msg, msgn);
 }
 
 int kvs_otlp_decode_body(kvs_signal sig, kvs_otlp_ctype ct, kvs_otlp_enc enc, const uint8_t *p, size_t n,
@@ -496,9 +440,7 @@ int kvs_otlp_decode_body(kvs_signal sig, kvs_otlp_ctype ct, kvs_otlp_enc enc, co
     int rc = kvs_otlp_decompress(enc, p, n, max, &raw, &rawn, msg, msgn);
     if (rc != 0)
         return rc;
-    rc = kvs_otlp_decode(sig, ct, raw, rawn, out, rejected, msg, msgn);
-    free(raw);
-    return rc;
+    return kvs_otlp_decode_own(sig, ct, raw, rawn, out, rejected, msg, msgn);
 }
 
 /* ---- responses ---- */

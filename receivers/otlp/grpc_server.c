@@ -147,6 +147,8 @@ static int read_payload(grpc_byte_buffer *bb, uint64_t max, kvs_buf *out, kvs_ot
     default: return -1;
     }
     const grpc_slice_buffer *sb = &bb->data.raw.slice_buffer;
+    if (sb->length <= max && kvs_buf_reserve(out, sb->length) != 0)
+        return -3;
     for (size_t i = 0; i < sb->count; i++) {
         size_t n = GRPC_SLICE_LENGTH(sb->slices[i]);
         if (out->len + n > max)
@@ -199,9 +201,9 @@ static void handle_export(gcall *c, kvs_otlp_result *res)
     else if (rc != 0)
         snprintf(res->msg, sizeof res->msg, "out of memory"), res->rpc = KVS_RPC_UNAVAILABLE;
     else if (raw)
-        kvs_otlp_handle(r, sig, KVS_OTLP_PROTOBUF, raw, rawn, res);
+        kvs_otlp_handle(r, sig, KVS_OTLP_PROTOBUF, raw, rawn, res), raw = NULL;
     else
-        kvs_otlp_handle(r, sig, KVS_OTLP_PROTOBUF, (const uint8_t *)in.data, in.len, res);
+        kvs_otlp_handle(r, sig, KVS_OTLP_PROTOBUF, (uint8_t *)in.data, in.len, res), in = (kvs_buf){ 0 };
     free(raw);
     kvs_buf_free(&in);
     if (res->rpc != KVS_RPC_OK)

@@ -265,6 +265,8 @@ static enum MHD_Result on_headers(kvs_otlp_http *h, struct MHD_Connection *conn,
                              (unsigned long long)c->max_body);
         return send_error(conn, q, 413, res.rpc, res.msg);
     }
+    if (cl) /* one allocation for the whole body (a failure shows when it is appended) */
+        kvs_buf_reserve(&q->body, (size_t)strtoull(cl, NULL, 10));
     return MHD_YES; /* MHD sends 100 Continue when the client asked */
 }
 
@@ -275,10 +277,12 @@ static enum MHD_Result on_body_end(kvs_otlp_http *h, struct MHD_Connection *conn
     if (q->status)
         return send_error(conn, q, q->status, q->rpc, q->msg);
     kvs_signal sig = kvs_signal_at(q->sig);
-    const uint8_t *p = (const uint8_t *)q->body.data;
+    uint8_t *p = (uint8_t *)q->body.data;
     size_t n = q->body.len;
-    uint8_t *raw = NULL;
-    if (q->enc != KVS_OTLP_IDENTITY) {
+    if (q->enc == KVS_OTLP_IDENTITY) {
+        q->body = (kvs_buf){ 0 }; /* handed to kvs_otlp_handle */
+    } else {
+        uint8_t *raw;
         char msg[512];
         int rc = kvs_otlp_decompress(q->enc, p, n, r->http_cfg.max_body, &raw, &n, msg, sizeof msg);
         if (rc == KVS_OTLP_E_TOO_LARGE)
@@ -289,11 +293,10 @@ static enum MHD_Result on_body_end(kvs_otlp_http *h, struct MHD_Connection *conn
             res.http = 503, res.rpc = KVS_RPC_UNAVAILABLE, snprintf(res.msg, sizeof res.msg, "%s", msg);
         if (rc != 0)
             return send_error(conn, q, res.http, res.rpc, res.msg);
+        kvs_buf_free(&q->body);
         p = raw;
     }
     kvs_otlp_handle(r, sig, q->ct, p, n, &res);
-    free(raw);
-    kvs_buf_free(&q->body);
     if (res.rpc != KVS_RPC_OK)
         return send_error(conn, q, res.http, res.rpc, res.msg);
     kvs_buf out = { 0 };

@@ -237,18 +237,19 @@ void kvs_otlp_bad_request(kvs_otlp_recv *r, kvs_otlp_result *res, int http, int 
                  n == 19 ? " (further ones are logged one in a thousand)" : "");
 }
 
-void kvs_otlp_handle(kvs_otlp_recv *r, kvs_signal sig, kvs_otlp_ctype ct, const uint8_t *p, size_t n,
+void kvs_otlp_handle(kvs_otlp_recv *r, kvs_signal sig, kvs_otlp_ctype ct, uint8_t *p, size_t n,
                      kvs_otlp_result *res)
 {
     memset(res, 0, sizeof *res);
     if (!r->next[kvs_signal_index(sig)]) {
+        free(p);
         result(res, KVS_RPC_UNIMPLEMENTED, 404, "no %s pipeline uses this receiver", kvs_signal_name(sig));
         return;
     }
     kvs_batch *b;
     uint64_t rejected;
     char msg[512];
-    int rc = kvs_otlp_decode(sig, ct, p, n, &b, &rejected, msg, sizeof msg);
+    int rc = kvs_otlp_decode_own(sig, ct, p, n, &b, &rejected, msg, sizeof msg);
     if (rc == KVS_OTLP_E_NOMEM) {
         result(res, KVS_RPC_UNAVAILABLE, 503, "%s", msg);
         return;

@@ -3,11 +3,12 @@
  * and http_server.c: the two transports). Nothing here is used outside
  * receivers/otlp/ except by its unit test and fuzz target.
  *
- * Promises: a request body is decoded into one kvs_batch whose memory lives
- * in one arena; decompression never produces more than the configured
- * maximum (it stops and reports "too large" without allocating more); a
- * protobuf body nesting deeper than KVS_OTLP_MAX_DEPTH is refused before
- * protobuf-c sees it, so no input can exhaust a thread's stack. */
+ * Promises: a request body becomes one kvs_batch whose memory lives in one
+ * arena: a protobuf body in wire form once formats/otlp_wire.h has checked
+ * it (framing at every depth, nesting, UTF-8, item count), decoded only
+ * when it carries spans / log records with invalid ids that must be
+ * dropped; decompression never produces more than the configured maximum
+ * (it stops and reports "too large" without allocating more). */
 #ifndef KVS_RECEIVERS_OTLP_INTERNAL_H
 #define KVS_RECEIVERS_OTLP_INTERNAL_H
 
@@ -30,7 +31,6 @@ enum {
     KVS_RPC_UNAUTHENTICATED = 16,
 };
 
-#define KVS_OTLP_MAX_DEPTH 128      /* protobuf message nesting accepted */
 #define KVS_OTLP_RETRY_AFTER_S 1    /* Retry-After on 503 */
 
 typedef enum { KVS_OTLP_PROTOBUF, KVS_OTLP_JSON } kvs_otlp_ctype;
@@ -95,8 +95,9 @@ typedef struct kvs_otlp_result {
 /* ---- otlp.c ---- */
 
 /* Decodes (already decompressed) body bytes of the signal and sends them
- * down the pipeline; fills res. Counts telemetry. */
-void kvs_otlp_handle(kvs_otlp_recv *r, kvs_signal sig, kvs_otlp_ctype ct, const uint8_t *p, size_t n,
+ * down the pipeline; fills res. Counts telemetry. Takes p (malloc'd, or
+ * NULL when n is 0). */
+void kvs_otlp_handle(kvs_otlp_recv *r, kvs_signal sig, kvs_otlp_ctype ct, uint8_t *p, size_t n,
                      kvs_otlp_result *res);
 /* Fills res for a malformed request (counts an error, logs a few). */
 void kvs_otlp_bad_request(kvs_otlp_recv *r, kvs_otlp_result *res, int http, int rpc, const char *fmt, ...)
@@ -115,10 +116,14 @@ int kvs_otlp_parse_encoding(const char *value, kvs_otlp_enc *out);  /* -1: unsup
 int kvs_otlp_decompress(kvs_otlp_enc enc, const uint8_t *in, size_t n, size_t max, uint8_t **out,
                         size_t *outn, char *msg, size_t msgn);
 /* Decodes a request of the signal (protobuf or OTLP/JSON) into a new batch
- * (*out; NULL when the request holds nothing). Spans and log records with
- * ids of the wrong length (or all-zero trace/span ids on spans) are removed
- * and counted in *rejected, with a reason in msg. Returns 0 or a
- * KVS_OTLP_E_* code with msg. */
+ * (*out; protobuf stays in wire form). Spans and log records with ids of
+ * the wrong length (or all-zero trace/span ids on spans) are removed and
+ * counted in *rejected, with a reason in msg. Returns 0 or a KVS_OTLP_E_*
+ * code with msg. Takes p (malloc'd, or NULL when n is 0): it becomes the
+ * batch's wire buffer or is freed. */
+int kvs_otlp_decode_own(kvs_signal sig, kvs_otlp_ctype ct, uint8_t *p, size_t n, kvs_batch **out,
+                        uint64_t *rejected, char *msg, size_t msgn);
+/* The same on borrowed bytes (copied). */
 int kvs_otlp_decode(kvs_signal sig, kvs_otlp_ctype ct, const uint8_t *p, size_t n, kvs_batch **out,
                     uint64_t *rejected, char *msg, size_t msgn);
 /* Decompresses and decodes: what the HTTP path does with a body. */

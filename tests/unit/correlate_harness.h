@@ -88,7 +88,7 @@ static inline int build_clock(graph *g, const char *cfg, int fake_clock, kvs_err
     snprintf(yaml, sizeof yaml,
              "receivers:\n  fakein:\nprocessors:\n  lmcache_correlate:\n%s"
              "exporters:\n  fakeout:\n"
-             "service:\n  pipelines:\n"
+             "service:\n  telemetry: {metrics: {level: none}}\n  pipelines:\n"
              "    traces: {receivers: [fakein], processors: [lmcache_correlate], exporters: [fakeout]}\n",
              cfg);
     wrapped = kvs_processor_lmcache_correlate;

@@ -144,7 +144,7 @@ static void start_server(server *s, const char *grpc_extra, const char *http_ext
              "      grpc:\n        endpoint: 127.0.0.1:%d\n%s"
              "      http:\n        endpoint: 127.0.0.1:%d\n%s"
              "exporters:\n  testsink:\n"
-             "service:\n  shutdown_timeout: 5s\n  pipelines:\n"
+             "service:\n  telemetry: {metrics: {level: none}}\n  shutdown_timeout: 5s\n  pipelines:\n"
              "    traces:\n      receivers: [otlp]\n      exporters: [testsink]\n"
              "    logs:\n      receivers: [otlp]\n      exporters: [testsink]\n",
              s->grpc_port, grpc_extra ? grpc_extra : "", s->http_port, http_extra ? http_extra : "");

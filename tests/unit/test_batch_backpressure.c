@@ -23,7 +23,7 @@ extern const kvs_component_def kvs_processor_batch;
 static const char yaml[] = "receivers: {fakein: {}}\n"
                            "processors: {batch: {send_batch_size: 10, timeout: 5ms}}\n"
                            "exporters: {fakeout: {}}\n"
-                           "service:\n  shutdown_timeout: 200ms\n  pipelines:\n"
+                           "service:\n  telemetry: {metrics: {level: none}}\n  shutdown_timeout: 200ms\n  pipelines:\n"
                            "    traces: {receivers: [fakein], processors: [batch], exporters: [fakeout]}\n";
 
 static kvs_engine *start(kvs_service_cfg **cfg)

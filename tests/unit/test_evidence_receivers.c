@@ -46,7 +46,7 @@ static const char *pipeline(const char *recv_type, const char *recv_body, const 
     snprintf(yaml, sizeof yaml,
              "receivers:\n  %s:\n%s"
              "exporters:\n  file:\n    path: \"%s\"\n    flush_interval: 10ms\n"
-             "service:\n  pipelines:\n    logs: {receivers: [%s], exporters: [file]}\n%s",
+             "service:\n  telemetry: {metrics: {level: none}}\n  pipelines:\n    logs: {receivers: [%s], exporters: [file]}\n%s",
              recv_type, recv_body, out, recv_type, "");
     if (metrics) {
         size_t n = strlen(yaml);

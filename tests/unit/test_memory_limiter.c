@@ -53,7 +53,7 @@ static int build(graph *g, const char *limiter_cfg, kvs_error *err)
     snprintf(yaml, sizeof yaml,
              "receivers:\n  fakein:\nprocessors:\n  memory_limiter:\n%s"
              "exporters:\n  fakeout:\n"
-             "service:\n  pipelines:\n"
+             "service:\n  telemetry: {metrics: {level: none}}\n  pipelines:\n"
              "    traces: {receivers: [fakein], processors: [memory_limiter], exporters: [fakeout]}\n",
              limiter_cfg);
     limiter = kvs_processor_memory_limiter;

@@ -354,7 +354,7 @@ static void config_errors(void **st)
         char yaml[1024];
         snprintf(yaml, sizeof yaml,
                  "receivers:\n  otlp:\n%sexporters:\n  testsink:\n"
-                 "service:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [testsink]\n",
+                 "service:\n  telemetry: {metrics: {level: none}}\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [testsink]\n",
                  cases[i].recv);
         kvs_error err = { 0 };
         kvs_service_cfg *cfg = kvs_service_cfg_parse_with("otlp_cfg.yaml", yaml, strlen(yaml), &lookup, NULL, NULL, &err);

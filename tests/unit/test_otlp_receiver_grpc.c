@@ -274,7 +274,7 @@ static void port_in_use(void **st)
     snprintf(yaml, sizeof yaml,
              "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:%d\n"
              "exporters:\n  testsink:\n"
-             "service:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [testsink]\n",
+             "service:\n  telemetry: {metrics: {level: none}}\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [testsink]\n",
              a.http_port);
     kvs_error err = { 0 };
     kvs_service_cfg *cfg = kvs_service_cfg_parse_with("t.yaml", yaml, strlen(yaml), &lookup, NULL, NULL, &err);

@@ -13,16 +13,26 @@
 #   steady    paced at STEADY_RATE spans/s for DURATION s: the same, and the
 #             largest RSS sampled every 100 ms
 #   overload  memory_limiter (LIMIT_MIB) in front, a slow sink (debug at
-#             `normal` verbosity: one line per span), offered 3x the max
-#             run's rate for OVERLOAD_S s (<= 60): RSS sampled against the
-#             limit, 503 answers counted, and count in (spans answered 200)
-#             = count out (spans the sink accepted, after the drain)
+#             `normal` verbosity: one line per span). First an unpaced
+#             CAPACITY_S s run measures what this pipeline delivers end to
+#             end; then 3x (OVERLOAD_X) that is offered for OVERLOAD_S s
+#             (default 60): RSS sampled against the limit, 503 answers
+#             counted, and count in (spans answered 200) = count out (spans
+#             the sink accepted, after the drain)
+#   outage    paced at STEADY_RATE for OUTAGE_TOTAL s (60); the sink is
+#             killed (SIGKILL) after OUTAGE_AT s (15) and started again on
+#             the same port OUTAGE_S s (30) later; the exporter's queue holds
+#             OUTAGE_QUEUE batches (300). Reports the 503 answers, kvscope's
+#             refused count from its self-metrics, and whether every span
+#             answered 200 reached the sink (counted from the sink's debug
+#             lines of both lives; a request the sink took just before it
+#             was killed can arrive twice: at-least-once, as any collector)
 # Every run is bounded in time; every process is killed on exit.
 #
 # Environment: BUILD_DIR (build-otlpbench), SKIP_BUILD=1, RUNS ("max steady
-# overload"), DURATION (15), CONNECTIONS (8; steady: STEADY_CONNECTIONS, 2x;
+# overload outage"), DURATION (15), CONNECTIONS (8; steady: STEADY_CONNECTIONS, 2x;
 # overload: 4x), RPB (LMCache requests per body,
-# 50 = 200 spans), STEADY_RATE (200000), OVERLOAD_S (20), OVERLOAD_X (3),
+# 50 = 200 spans), STEADY_RATE (200000), OVERLOAD_S (60), OVERLOAD_X (3),
 # LIMIT_MIB (96), CAPACITY (spans/s; default: the end-to-end rate of `max`),
 # COMPRESSION (none: exporter -> sink; or gzip), KEEP=1 (keep logs).
 set -u
@@ -30,16 +40,24 @@ set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 BUILD_DIR=${BUILD_DIR:-build-otlpbench}
-RUNS=${RUNS:-"max steady overload"}
+RUNS=${RUNS:-"max steady overload outage"}
 DURATION=${DURATION:-15}
 CONNECTIONS=${CONNECTIONS:-8}
 RPB=${RPB:-50}
 STEADY_RATE=${STEADY_RATE:-200000}
-OVERLOAD_S=${OVERLOAD_S:-20}
+OVERLOAD_S=${OVERLOAD_S:-60}
+CAPACITY_S=${CAPACITY_S:-10}
+OUTAGE_TOTAL=${OUTAGE_TOTAL:-60}
+OUTAGE_AT=${OUTAGE_AT:-15}
+OUTAGE_S=${OUTAGE_S:-30}
+OUTAGE_QUEUE=${OUTAGE_QUEUE:-300}
+QUEUE_SIZE=100000
 OVERLOAD_X=${OVERLOAD_X:-3}
 LIMIT_MIB=${LIMIT_MIB:-96}
 COMPRESSION=${COMPRESSION:-none}
 [ "$OVERLOAD_S" -le 60 ] || { echo "otlp_pipeline.sh: OVERLOAD_S is at most 60" >&2; exit 2; }
+[ "$OUTAGE_TOTAL" -le 120 ] && [ $((OUTAGE_AT + OUTAGE_S)) -lt "$OUTAGE_TOTAL" ] ||
+    { echo "otlp_pipeline.sh: OUTAGE_TOTAL is at most 120 and longer than OUTAGE_AT + OUTAGE_S" >&2; exit 2; }
 [ "$DURATION" -le 120 ] || { echo "otlp_pipeline.sh: DURATION is at most 120" >&2; exit 2; }
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
@@ -122,7 +140,7 @@ exporters:
     compression: $COMPRESSION
     sending_queue:
       num_consumers: 4
-      queue_size: 100000
+      queue_size: $QUEUE_SIZE
     retry_on_failure:
       initial_interval: 100ms
       max_interval: 1s
@@ -138,7 +156,7 @@ service:
       processors: $procs
       exporters: [otlp]
 EOF
-    "$KVSCOPE" run --config "$TMP/$1-sink.yaml" 2>/dev/null >/dev/null &
+    "$KVSCOPE" run --config "$TMP/$1-sink.yaml" 2>"${SINK_LOG:-/dev/null}" >/dev/null &
     SPID=$!
     "$KVSCOPE" run --config "$TMP/$1-test.yaml" >"$TMP/$1-test.log" 2>&1 &
     TPID=$!
@@ -218,28 +236,76 @@ run() {
     stop_pair
 }
 
+# Sums the spans of the debug exporter's "... request with N spans" lines.
+sink_spans() { cat "$@" 2>/dev/null | awk '/ request with [0-9]+ spans/ { for (i = 1; i < NF; i++) if ($i == "with") s += $(i + 1) } END { print s + 0 }'; }
+
+outage() {
+    local qs=$QUEUE_SIZE
+    QUEUE_SIZE=$OUTAGE_QUEUE
+    SINK_LOG=$TMP/outage-sink1.log start_pair outage basic 0 || { QUEUE_SIZE=$qs; echo "== outage: kvscope did not start"; return 1; }
+    QUEUE_SIZE=$qs
+    echo "== outage: $STEADY_RATE spans/s for ${OUTAGE_TOTAL}s; sink killed at ${OUTAGE_AT}s for ${OUTAGE_S}s; queue_size $OUTAGE_QUEUE batches"
+    "$LOAD" --url "http://127.0.0.1:$HTTP_PORT/v1/traces" --connections "$((CONNECTIONS * 2))" --duration "$OUTAGE_TOTAL" \
+        --rate "$STEADY_RATE" --requests-per-body "$RPB" >"$TMP/outage-load.txt" &
+    MPID=$!
+    sleep "$OUTAGE_AT"
+    kill -KILL "$SPID"; wait "$SPID" 2>/dev/null
+    local qpeak=0 q i
+    for i in $(seq 1 $((OUTAGE_S * 2))); do
+        q=$(selfmetric "$TM_PORT" 'kvscope_exporter_queue_size{exporter="otlp"}')
+        [ "${q:-0}" -gt "$qpeak" ] && qpeak=$q
+        sleep 0.5
+    done
+    "$KVSCOPE" run --config "$TMP/outage-sink.yaml" 2>"$TMP/outage-sink2.log" >/dev/null &
+    SPID=$!
+    wait "$MPID"; MPID=
+    local out ok accepted refused sent got
+    out=$(cat "$TMP/outage-load.txt")
+    ok=$(field spans_ok "$out")
+    for i in $(seq 1 240); do   # drain: <= 120 s
+        sent=$(selfmetric "$TM_PORT" 'kvscope_exporter_sent_spans_total{exporter="otlp"}')
+        [ "${sent:-0}" -ge "$ok" ] && break
+        sleep 0.5
+    done
+    accepted=$(selfmetric "$TM_PORT" 'kvscope_receiver_accepted_spans_total{receiver="otlp"}')
+    refused=$(selfmetric "$TM_PORT" 'kvscope_receiver_refused_spans_total{receiver="otlp"}')
+    local drops
+    drops=$(curl -s --max-time 2 "http://127.0.0.1:$TM_PORT/metrics" | grep '^kvscope_[a-z]*_dropped_' | awk '{ s += $2 } END { print s + 0 }')
+    stop_pair
+    got=$(sink_spans "$TMP/outage-sink1.log" "$TMP/outage-sink2.log")
+    echo "== outage: $out"
+    printf '   outage    count_in=%s (answered 200) kvscope_accepted=%s exporter_sent=%s refused(503, self-metrics)=%s dropped=%s queue_peak=%s/%s batches\n' \
+        "$ok" "$accepted" "${sent:-0}" "${refused:-0}" "$drops" "$qpeak" "$OUTAGE_QUEUE"
+    printf '   outage    sink received %s spans over its two lives (%s more than accepted: resent after the kill) %s\n' \
+        "$got" "$((got - ok))" "$([ "$got" -ge "$ok" ] && [ "$ok" = "$accepted" ] && [ "${sent:-0}" = "$ok" ] && echo "no loss: yes" || echo "no loss: NO")"
+    [ "$got" -ge "$ok" ] && [ "${sent:-0}" = "$ok" ]
+}
+
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every number)"
 echo "== body: $RPB LMCache requests = $((RPB * 4)) spans per request, $CONNECTIONS connections, exporter compression $COMPRESSION"
 status=0
-CAP=${CAPACITY:-}
 for r in $RUNS; do
     case "$r" in
     max)
         run max basic 0 "$DURATION" 0 "$CONNECTIONS" || status=1
-        CAP=${CAPACITY:-${LAST_RATE%.*}}
         ;;
     steady)
         run steady basic 0 "$DURATION" "$STEADY_RATE" "${STEADY_CONNECTIONS:-$((CONNECTIONS * 2))}" || status=1
         ;;
     overload)
-        [ -n "$CAP" ] || CAP=300000
+        # Capacity of this pipeline (slow sink, memory_limiter), unpaced.
+        run capacity normal "$LIMIT_MIB" "$CAPACITY_S" 0 "$CONNECTIONS" || status=1
+        CAP=${CAPACITY:-${LAST_RATE%.*}}
         rate=$((CAP * OVERLOAD_X))
-        echo "== overload: offered $rate spans/s (${OVERLOAD_X}x $CAP) for ${OVERLOAD_S}s, limit_mib $LIMIT_MIB, slow sink"
+        echo "== overload: offered $rate spans/s (${OVERLOAD_X}x $CAP, the capacity run's end-to-end rate) for ${OVERLOAD_S}s, limit_mib $LIMIT_MIB, slow sink"
         run overload normal "$LIMIT_MIB" "$OVERLOAD_S" "$rate" $((CONNECTIONS * 4)) || status=1
         lim_kb=$((LIMIT_MIB * 1024))
         if [ "$LAST_MAXRSS_KB" -le "$lim_kb" ]; then echo "   overload: RSS stayed under limit_mib: yes"
         else echo "   overload: RSS stayed under limit_mib: NO ($LAST_MAXRSS_KB kB > $lim_kb kB)"; status=1; fi
         [ "$LAST_OK" = "$LAST_GOT" ] || status=1
+        ;;
+    outage)
+        outage || status=1
         ;;
     *) echo "unknown run $r"; status=2 ;;
     esac

@@ -38,16 +38,6 @@ int kvs_signal_parse(const char *s, size_t n, kvs_signal *out)
     return -1;
 }
 
-const ProtobufCMessageDescriptor *kvs_request_descriptor(kvs_signal sig)
-{
-    switch (sig) {
-    case KVS_SIG_TRACES: return &opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor;
-    case KVS_SIG_METRICS: return &opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor;
-    case KVS_SIG_LOGS: return &opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor;
-    }
-    return NULL;
-}
-
 size_t kvs_metric_points(const kvs_metric *m)
 {
     switch (m->data_case) {

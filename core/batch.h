@@ -84,7 +84,5 @@ size_t kvs_count_items(kvs_signal sig, const ProtobufCMessage *msg);
 size_t kvs_metric_points(const kvs_metric *m);
 /* Refreshes b->items from the message (when decoded). */
 void kvs_batch_recount(kvs_batch *b);
-/* The descriptor of the Export*ServiceRequest of a signal. */
-const ProtobufCMessageDescriptor *kvs_request_descriptor(kvs_signal sig);
 
 #endif

@@ -64,4 +64,12 @@ int kvs_signal_parse(const char *s, size_t n, kvs_signal *out);
 /* The unit a signal is counted in: "spans", "metric_points", "log_records". */
 const char *kvs_signal_unit(kvs_signal s);
 
+/* The descriptor of the Export*ServiceRequest of a signal. */
+static inline const ProtobufCMessageDescriptor *kvs_request_descriptor(kvs_signal sig)
+{
+    return sig == KVS_SIG_TRACES    ? &opentelemetry__proto__collector__trace__v1__export_trace_service_request__descriptor
+           : sig == KVS_SIG_METRICS ? &opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor
+                                    : &opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor;
+}
+
 #endif

@@ -232,11 +232,24 @@ static int otlp_start(void *state, kvs_error *err)
     grpc_channel_credentials *creds = make_creds(x, err);
     if (!creds)
         return err->code;
-    grpc_arg args[3];
+    grpc_arg args[6];
     size_t n = 0;
     args[n].type = GRPC_ARG_INTEGER;
     args[n].key = (char *)GRPC_ARG_ENABLE_RETRIES; /* the sending queue retries */
     args[n++].value.integer = 0;
+    /* While the channel waits to reconnect, every call fails at once; gRPC's
+     * default backoff grows to 120 s, so a backend back after a 30 s outage
+     * would stay unused for tens of seconds while the queue refuses data.
+     * The sending queue paces retries itself: reconnect within a second. */
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = (char *)GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS;
+    args[n++].value.integer = 100;
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = (char *)GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
+    args[n++].value.integer = 1000;
+    args[n].type = GRPC_ARG_INTEGER;
+    args[n].key = (char *)GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS;
+    args[n++].value.integer = 500;
     args[n].type = GRPC_ARG_STRING;
     args[n].key = (char *)GRPC_ARG_PRIMARY_USER_AGENT_STRING;
     args[n++].value.string = (char *)"kvscope/" KVS_VERSION;

@@ -13,7 +13,6 @@
  * (bools 0 or 1), and, beyond protobuf-c, UTF-8 in strings. */
 #include "formats/otlp_wire.h"
 
-#include "core/batch.h"
 #include "formats/utf8.h"
 
 #include <pthread.h>

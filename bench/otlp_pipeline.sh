@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # bench/otlp_pipeline.sh: the drop-in path under load.
 #
-#   otlp_load (libcurl, N connections, OTLP/HTTP protobuf)
+#   otlp_load (N requests in flight, OTLP/HTTP protobuf or OTLP/gRPC: PROTOCOL)
 #     -> kvscope under test: otlp receiver -> [memory_limiter] -> batch -> otlp exporter (gRPC)
-#     -> sink: a second kvscope, otlp receiver -> debug exporter (stderr to /dev/null)
+#     -> sink: a second kvscope, otlp receiver (gRPC) -> debug exporter (basic)
 #
-# Three runs, each with a fresh pair of processes on 127.0.0.1:
+# Runs, each with a fresh pair of processes on 127.0.0.1:
 #   max       unpaced load for DURATION s: spans/s taken in (answered 200)
 #             and end to end (reached the sink, drain included), CPU seconds per million
 #             spans (utime+stime of the kvscope under test, /proc/PID/stat),
 #             p50/p99 request latency (measured by otlp_load), peak RSS (VmHWM)
 #   steady    paced at STEADY_RATE spans/s for DURATION s: the same, and the
 #             largest RSS sampled every 100 ms
-#   overload  memory_limiter (LIMIT_MIB) in front, a slow sink (debug at
-#             `normal` verbosity: one line per span). First an unpaced
+#   overload  memory_limiter (LIMIT_MIB) in front, a slow backend: the sink
+#             is frozen (SIGSTOP) SLOW_STOP_MS (80) of every 100 ms, so it
+#             is slow without eating the CPU the load generator needs to
+#             offer 3x. First an unpaced
 #             CAPACITY_S s run measures what this pipeline delivers end to
 #             end; then 3x (OVERLOAD_X) that is offered for OVERLOAD_S s
 #             (default 60): RSS sampled against the limit, 503 answers
@@ -31,10 +33,13 @@
 #
 # Environment: BUILD_DIR (build-otlpbench), SKIP_BUILD=1, RUNS ("max steady
 # overload outage"), DURATION (15), CONNECTIONS (8; steady: STEADY_CONNECTIONS, 2x;
-# overload: 4x), RPB (LMCache requests per body,
-# 50 = 200 spans), STEADY_RATE (200000), OVERLOAD_S (60), OVERLOAD_X (3),
-# LIMIT_MIB (96), CAPACITY (spans/s; default: the end-to-end rate of `max`),
-# COMPRESSION (none: exporter -> sink; or gzip), KEEP=1 (keep logs).
+# overload: 4x), RPB (LMCache requests per body: 128 = 512 spans, what an
+# OTel SDK's batch span processor sends by default), STEADY_RATE (200000),
+# CAPACITY_S (10), CAPACITY (spans/s; default: measured by the capacity
+# run), OVERLOAD_S (60), OVERLOAD_X (3), LIMIT_MIB (96), OUTAGE_TOTAL (60),
+# OUTAGE_AT (15), OUTAGE_S (30), OUTAGE_QUEUE (300), PROTOCOL (http: load
+# generator -> kvscope over OTLP/HTTP; or grpc), COMPRESSION (none:
+# exporter -> sink; or gzip), KEEP=1 (keep logs).
 set -u
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -43,7 +48,7 @@ BUILD_DIR=${BUILD_DIR:-build-otlpbench}
 RUNS=${RUNS:-"max steady overload outage"}
 DURATION=${DURATION:-15}
 CONNECTIONS=${CONNECTIONS:-8}
-RPB=${RPB:-50}
+RPB=${RPB:-128}
 STEADY_RATE=${STEADY_RATE:-200000}
 OVERLOAD_S=${OVERLOAD_S:-60}
 CAPACITY_S=${CAPACITY_S:-10}
@@ -55,6 +60,8 @@ QUEUE_SIZE=100000
 OVERLOAD_X=${OVERLOAD_X:-3}
 LIMIT_MIB=${LIMIT_MIB:-96}
 COMPRESSION=${COMPRESSION:-none}
+PROTOCOL=${PROTOCOL:-http}
+case "$PROTOCOL" in http|grpc) ;; *) echo "otlp_pipeline.sh: PROTOCOL is http or grpc" >&2; exit 2 ;; esac
 [ "$OVERLOAD_S" -le 60 ] || { echo "otlp_pipeline.sh: OVERLOAD_S is at most 60" >&2; exit 2; }
 [ "$OUTAGE_TOTAL" -le 120 ] && [ $((OUTAGE_AT + OUTAGE_S)) -lt "$OUTAGE_TOTAL" ] ||
     { echo "otlp_pipeline.sh: OUTAGE_TOTAL is at most 120 and longer than OUTAGE_AT + OUTAGE_S" >&2; exit 2; }
@@ -74,7 +81,11 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/kvs_otlpbench.XXXXXX")
 TPID=
 SPID=
 MPID=
+THPID=
+SLOW_STOP_MS=${SLOW_STOP_MS:-80}
 cleanup() {
+    [ -n "$THPID" ] && kill "$THPID" 2>/dev/null
+    [ -n "$SPID" ] && kill -CONT "$SPID" 2>/dev/null
     for p in $MPID $TPID $SPID; do
         kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
     done
@@ -92,7 +103,7 @@ TCK=$(getconf CLK_TCK)
 
 # start_pair NAME VERBOSITY MEMLIMIT(0|MiB)
 start_pair() {
-    free_port HTTP_PORT SINK_PORT TM_PORT SM_PORT || return 1
+    free_port HTTP_PORT GRPC_PORT SINK_PORT TM_PORT SM_PORT || return 1
     cat >"$TMP/$1-sink.yaml" <<EOF
 receivers:
   otlp:
@@ -126,6 +137,8 @@ receivers:
     protocols:
       http:
         endpoint: 127.0.0.1:$HTTP_PORT
+      grpc:
+        endpoint: 127.0.0.1:$GRPC_PORT
 processors:
 $memlim
   batch:
@@ -193,7 +206,25 @@ drain_to() {
     echo "${v:-0}"
 }
 
-# run NAME VERBOSITY MEMLIMIT SECONDS RATE(0 = unpaced) CONNECTIONS
+# The load generator's target: OTLP/HTTP or OTLP/gRPC (PROTOCOL).
+target() {
+    if [ "$PROTOCOL" = grpc ]; then echo "--grpc 127.0.0.1:$GRPC_PORT"
+    else echo "--url http://127.0.0.1:$HTTP_PORT/v1/traces"; fi
+}
+
+# Freezes process $1 SLOW_STOP_MS of every 100 ms until killed.
+throttle() {
+    local stop run
+    stop=$(awk -v m="$SLOW_STOP_MS" 'BEGIN { printf "%.3f", m / 1000 }')
+    run=$(awk -v m="$SLOW_STOP_MS" 'BEGIN { printf "%.3f", (100 - m) / 1000 }')
+    while kill -STOP "$1" 2>/dev/null; do
+        sleep "$stop"
+        kill -CONT "$1" 2>/dev/null
+        sleep "$run"
+    done
+}
+
+# run NAME VERBOSITY MEMLIMIT SECONDS RATE(0 = unpaced) CONNECTIONS [slow]
 run() {
     if ! start_pair "$1" "$2" "$3"; then
         echo "== $1: kvscope did not start"; cat "$TMP/$1-test.log"; return 1
@@ -201,11 +232,19 @@ run() {
     echo 0 >"$TMP/$1-rss"
     rss_sampler "$TPID" "$TMP/$1-rss" &
     MPID=$!
+    if [ "${7:-}" = slow ]; then
+        throttle "$SPID" &
+        THPID=$!
+    fi
     local c0 c1 out
     c0=$(cpu_ticks "$TPID")
-    out=$("$LOAD" --url "http://127.0.0.1:$HTTP_PORT/v1/traces" --connections "$6" --duration "$4" \
+    out=$("$LOAD" $(target) --connections "$6" --duration "$4" \
         --rate "$5" --requests-per-body "$RPB")
     c1=$(cpu_ticks "$TPID")
+    if [ -n "$THPID" ]; then   # the backend is fast again for the drain
+        kill "$THPID" 2>/dev/null; wait "$THPID" 2>/dev/null; THPID=
+        kill -CONT "$SPID" 2>/dev/null
+    fi
     local hwm ok got accepted refused cpu drops secs t_end e2e
     hwm=$(hwm_kb "$TPID")
     ok=$(field spans_ok "$out")
@@ -230,6 +269,7 @@ run() {
         "" "$ok" "$accepted" "$got" "${refused:-0}" "$drops" \
         "$([ "$ok" = "$got" ] && [ "$ok" = "$accepted" ] && echo "in=out: yes" || echo "in=out: NO")"
     LAST_RATE=$e2e
+    LAST_OUT=$out
     LAST_MAXRSS_KB=$maxrss
     LAST_OK=$ok
     LAST_GOT=$got
@@ -245,7 +285,7 @@ outage() {
     SINK_LOG=$TMP/outage-sink1.log start_pair outage basic 0 || { QUEUE_SIZE=$qs; echo "== outage: kvscope did not start"; return 1; }
     QUEUE_SIZE=$qs
     echo "== outage: $STEADY_RATE spans/s for ${OUTAGE_TOTAL}s; sink killed at ${OUTAGE_AT}s for ${OUTAGE_S}s; queue_size $OUTAGE_QUEUE batches"
-    "$LOAD" --url "http://127.0.0.1:$HTTP_PORT/v1/traces" --connections "$((CONNECTIONS * 2))" --duration "$OUTAGE_TOTAL" \
+    "$LOAD" $(target) --connections "$((CONNECTIONS * 2))" --duration "$OUTAGE_TOTAL" \
         --rate "$STEADY_RATE" --requests-per-body "$RPB" >"$TMP/outage-load.txt" &
     MPID=$!
     sleep "$OUTAGE_AT"
@@ -282,7 +322,7 @@ outage() {
 }
 
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews every number)"
-echo "== body: $RPB LMCache requests = $((RPB * 4)) spans per request, $CONNECTIONS connections, exporter compression $COMPRESSION"
+echo "== body: $RPB LMCache requests = $((RPB * 4)) spans per request, $CONNECTIONS connections over OTLP/$PROTOCOL, exporter compression $COMPRESSION"
 status=0
 for r in $RUNS; do
     case "$r" in
@@ -294,11 +334,13 @@ for r in $RUNS; do
         ;;
     overload)
         # Capacity of this pipeline (slow sink, memory_limiter), unpaced.
-        run capacity normal "$LIMIT_MIB" "$CAPACITY_S" 0 "$CONNECTIONS" || status=1
+        run capacity basic "$LIMIT_MIB" "$CAPACITY_S" 0 "$CONNECTIONS" slow || status=1
         CAP=${CAPACITY:-${LAST_RATE%.*}}
         rate=$((CAP * OVERLOAD_X))
-        echo "== overload: offered $rate spans/s (${OVERLOAD_X}x $CAP, the capacity run's end-to-end rate) for ${OVERLOAD_S}s, limit_mib $LIMIT_MIB, slow sink"
-        run overload normal "$LIMIT_MIB" "$OVERLOAD_S" "$rate" $((CONNECTIONS * 4)) || status=1
+        echo "== overload: offered $rate spans/s (${OVERLOAD_X}x $CAP, the capacity run's end-to-end rate) for ${OVERLOAD_S}s, limit_mib $LIMIT_MIB, sink frozen ${SLOW_STOP_MS} ms of every 100"
+        run overload basic "$LIMIT_MIB" "$OVERLOAD_S" "$rate" $((CONNECTIONS * 4)) slow || status=1
+        awk -v o="$(field spans_offered "$LAST_OUT")" -v s="$(field seconds "$LAST_OUT")" -v c="$CAP" \
+            'BEGIN { printf "   overload: the load generator offered %.0f spans/s = %.2fx capacity\n", o / s, o / s / c }'
         lim_kb=$((LIMIT_MIB * 1024))
         if [ "$LAST_MAXRSS_KB" -le "$lim_kb" ]; then echo "   overload: RSS stayed under limit_mib: yes"
         else echo "   overload: RSS stayed under limit_mib: NO ($LAST_MAXRSS_KB kB > $lim_kb kB)"; status=1; fi

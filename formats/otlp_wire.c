@@ -187,124 +187,152 @@ static int packed_ok(uint8_t kind, const uint8_t *p, const uint8_t *end)
     }
 }
 
-static int scan(scanner *s, int di, const uint8_t *p, const uint8_t *end, int depth, size_t *points)
+/* One message being walked: where it ends, its row, and what its role
+ * collects (ids of a span / log record, points of a data holder, the
+ * points of the metric's current data member). */
+typedef struct frame {
+    const uint8_t *end;
+    const wdesc *d;
+    const uint8_t *tid, *sid;
+    size_t tidn, sidn, points, data_points;
+    uint32_t field;          /* its field number in the enclosing message */
+} frame;
+
+/* A message is complete: count what its role counts, tell the enclosing
+ * one (when there is one) what it needs to know. */
+static void finish(scanner *s, frame *f, frame *outer)
 {
-    const wdesc *d = &g_desc[di];
-    const uint8_t *tid = NULL, *sid = NULL;
-    size_t tidn = 0, sidn = 0, npoints = 0, data_points = 0;
-    uint32_t tid_field = d->role == M_SPAN ? 1 : 9, sid_field = d->role == M_SPAN ? 2 : 10;
-    if (depth > KVS_OTLP_WIRE_MAX_DEPTH) {
-        snprintf(s->msg, s->msgn, "protobuf: messages nested deeper than %d levels at byte %zu",
-                 KVS_OTLP_WIRE_MAX_DEPTH, (size_t)(p - s->body));
-        return -1;
-    }
-    while (p < end) {
-        const uint8_t *at = p;
-        uint64_t key, v;
-        if (*p < 0x80) /* one-byte keys: fields 1..15, the common case */
-            key = *p++;
-        else if (rd_varint(&p, end, 5, &key) != 0 || (key >> 3) > 0x1FFFFFFF)
-            return fail(s, at, d, "malformed field key", 0);
-        if ((key >> 3) == 0)
-            return fail(s, at, d, "malformed field key", 0);
-        uint32_t id = (uint32_t)(key >> 3);
-        unsigned wt = (unsigned)(key & 7);
-        wfield f = { K_UNKNOWN, 0, 0 };
-        if (id < WROW) {
-            f = d->f[id];
-        } else {
-            const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(d->d, id);
-            if (fd) {
-                f.kind = kind_of(fd);
-                f.repeated = fd->label == PROTOBUF_C_LABEL_REPEATED;
-                int sub = f.kind == K_MSG ? find_desc(fd->descriptor) : 0;
-                if (sub < 0)
-                    return fail(s, at, d, "message type outside the OTLP schema", id);
-                f.sub = (uint8_t)sub;
-            }
-        }
-        switch (wt) {
-        case 0:
-            if (rd_varint(&p, end, 10, &v) != 0)
-                return fail(s, at, d, "malformed varint", id);
-            if (f.kind != K_UNKNOWN && f.kind != K_VARINT && f.kind != K_BOOL)
-                return fail(s, at, d, "wrong wire type (varint)", id);
-            break;
-        case 1:
-        case 5: {
-            size_t w = wt == 1 ? 8 : 4;
-            if ((size_t)(end - p) < w)
-                return fail(s, at, d, "truncated fixed-width value", id);
-            p += w;
-            if (f.kind != K_UNKNOWN && f.kind != K_BOOL && f.kind != (wt == 1 ? K_I64 : K_I32))
-                return fail(s, at, d, wt == 1 ? "wrong wire type (64-bit)" : "wrong wire type (32-bit)", id);
-            break;
-        }
-        case 2: {
-            if (p < end && *p < 0x80)
-                v = *p++;
-            else if (rd_varint(&p, end, 5, &v) != 0 || v >= 0x80000000u)
-                return fail(s, at, d, "malformed or overlong length", id);
-            if (v > (uint64_t)(end - p))
-                return fail(s, at, d, "malformed or overlong length", id);
-            const uint8_t *val = p, *vend = p + v;
-            p = vend;
-            switch (f.kind) {
-            case K_UNKNOWN: break;
-            case K_STRING: {
-                size_t bad = kvs_utf8_check(val, (size_t)v);
-                if (bad != v)
-                    return fail(s, val + bad, d, "invalid UTF-8 in a string", id);
-                break;
-            }
-            case K_BYTES:
-                if (d->role == M_SPAN || d->role == M_LOG) {
-                    if (id == tid_field)
-                        tid = val, tidn = (size_t)v;
-                    else if (id == sid_field)
-                        sid = val, sidn = (size_t)v;
-                }
-                break;
-            case K_MSG: {
-                size_t sub_points = 0;
-                if (scan(s, f.sub, val, vend, depth + 1, &sub_points) != 0)
-                    return -1;
-                if (d->role == M_POINTS && id == 1)
-                    npoints++;
-                else if (d->role == M_METRIC && g_desc[f.sub].role == M_POINTS)
-                    data_points = sub_points; /* oneof: the last member wins */
-                break;
-            }
-            default:
-                if (!f.repeated) {
-                    if (f.kind != K_BOOL)
-                        return fail(s, at, d, "wrong wire type (length-delimited)", id);
-                } else if (!packed_ok(f.kind, val, vend)) {
-                    return fail(s, at, d, "malformed packed array", id);
-                }
-            }
-            break;
-        }
-        default:
-            return fail(s, at, d, "unsupported wire type", id);
-        }
-    }
-    switch (d->role) {
+    switch (f->d->role) {
     case M_SPAN:
         s->info->items++;
-        if (tidn != 16 || sidn != 8 || all_zero(tid, 16) || all_zero(sid, 8))
+        if (f->tidn != 16 || f->sidn != 8 || all_zero(f->tid, 16) || all_zero(f->sid, 8))
             s->info->invalid++;
         break;
     case M_LOG:
         s->info->items++;
-        if ((tidn != 0 && tidn != 16) || (sidn != 0 && sidn != 8))
+        if ((f->tidn != 0 && f->tidn != 16) || (f->sidn != 0 && f->sidn != 8))
             s->info->invalid++;
         break;
-    case M_METRIC: s->info->items += data_points; break;
-    case M_POINTS: *points = npoints; break;
+    case M_METRIC: s->info->items += f->data_points; break;
+    case M_POINTS:
+        if (outer && outer->d->role == M_METRIC)
+            outer->data_points = f->points; /* oneof: the last member wins */
+        break;
     default: break;
     }
-    return 0;
+    if (outer && outer->d->role == M_POINTS && f->field == 1)
+        outer->points++;
+}
+
+/* Walks with an explicit stack of frames (no recursion: OTLP nests small
+ * messages, KeyValue in AnyValue in KeyValue, and a call per message
+ * costs more than the fields it holds). */
+static int scan(scanner *s, int root, const uint8_t *p, const uint8_t *end)
+{
+    frame st[KVS_OTLP_WIRE_MAX_DEPTH + 1];
+    int top = 0;
+    memset(&st[0], 0, sizeof st[0]);
+    st[0].end = end;
+    st[0].d = &g_desc[root];
+    frame *fr = &st[0];
+    const wdesc *d = fr->d;
+    const uint8_t *e = end;
+    for (;;) {
+        while (p < e) {
+            const uint8_t *at = p;
+            uint64_t key, v;
+            if (*p < 0x80) /* one-byte keys: fields 1..15, the common case */
+                key = *p++;
+            else if (rd_varint(&p, e, 5, &key) != 0 || (key >> 3) > 0x1FFFFFFF)
+                return fail(s, at, d, "malformed field key", 0);
+            if ((key >> 3) == 0)
+                return fail(s, at, d, "malformed field key", 0);
+            uint32_t id = (uint32_t)(key >> 3);
+            unsigned wt = (unsigned)(key & 7);
+            wfield f = { K_UNKNOWN, 0, 0 };
+            if (id < WROW) {
+                f = d->f[id];
+            } else {
+                const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field(d->d, id);
+                if (fd) {
+                    f.kind = kind_of(fd);
+                    f.repeated = fd->label == PROTOBUF_C_LABEL_REPEATED;
+                    int sub = f.kind == K_MSG ? find_desc(fd->descriptor) : 0;
+                    if (sub < 0)
+                        return fail(s, at, d, "message type outside the OTLP schema", id);
+                    f.sub = (uint8_t)sub;
+                }
+            }
+            if (wt == 2) {
+                if (p < e && *p < 0x80)
+                    v = *p++;
+                else if (rd_varint(&p, e, 5, &v) != 0 || v >= 0x80000000u)
+                    return fail(s, at, d, "malformed or overlong length", id);
+                if (v > (uint64_t)(e - p))
+                    return fail(s, at, d, "malformed or overlong length", id);
+                const uint8_t *val = p;
+                p += v;
+                switch (f.kind) {
+                case K_UNKNOWN: break;
+                case K_STRING: {
+                    size_t bad = kvs_utf8_check(val, (size_t)v);
+                    if (bad != v)
+                        return fail(s, val + bad, d, "invalid UTF-8 in a string", id);
+                    break;
+                }
+                case K_BYTES:
+                    if (d->role == M_SPAN || d->role == M_LOG) {
+                        if (id == (d->role == M_SPAN ? 1u : 9u))
+                            fr->tid = val, fr->tidn = (size_t)v;
+                        else if (id == (d->role == M_SPAN ? 2u : 10u))
+                            fr->sid = val, fr->sidn = (size_t)v;
+                    }
+                    break;
+                case K_MSG:
+                    if (top == KVS_OTLP_WIRE_MAX_DEPTH) {
+                        snprintf(s->msg, s->msgn, "protobuf: messages nested deeper than %d levels at byte %zu",
+                                 KVS_OTLP_WIRE_MAX_DEPTH, (size_t)(val - s->body));
+                        return -1;
+                    }
+                    /* Walk into it; its end is where the enclosing one resumes. */
+                    fr = &st[++top];
+                    memset(fr, 0, sizeof *fr);
+                    fr->end = e = p;
+                    fr->d = d = &g_desc[f.sub];
+                    fr->field = id;
+                    p = val;
+                    break;
+                default:
+                    if (!f.repeated) {
+                        if (f.kind != K_BOOL)
+                            return fail(s, at, d, "wrong wire type (length-delimited)", id);
+                    } else if (!packed_ok(f.kind, val, p)) {
+                        return fail(s, at, d, "malformed packed array", id);
+                    }
+                }
+            } else if (wt == 0) {
+                if (rd_varint(&p, e, 10, &v) != 0)
+                    return fail(s, at, d, "malformed varint", id);
+                if (f.kind != K_UNKNOWN && f.kind != K_VARINT && f.kind != K_BOOL)
+                    return fail(s, at, d, "wrong wire type (varint)", id);
+            } else if (wt == 1 || wt == 5) {
+                size_t w = wt == 1 ? 8 : 4;
+                if ((size_t)(e - p) < w)
+                    return fail(s, at, d, "truncated fixed-width value", id);
+                p += w;
+                if (f.kind != K_UNKNOWN && f.kind != K_BOOL && f.kind != (wt == 1 ? K_I64 : K_I32))
+                    return fail(s, at, d, wt == 1 ? "wrong wire type (64-bit)" : "wrong wire type (32-bit)", id);
+            } else {
+                return fail(s, at, d, "unsupported wire type", id);
+            }
+        }
+        finish(s, fr, top ? &st[top - 1] : NULL);
+        if (top == 0)
+            return 0;
+        fr = &st[--top];
+        d = fr->d;
+        e = fr->end;
+    }
 }
 
 int kvs_otlp_wire_scan(kvs_signal sig, const uint8_t *p, size_t n, kvs_otlp_wire_info *info, char *msg,
@@ -318,7 +346,6 @@ int kvs_otlp_wire_scan(kvs_signal sig, const uint8_t *p, size_t n, kvs_otlp_wire
         return -1;
     }
     scanner s = { p, info, msg, msgn };
-    size_t unused = 0;
     static const uint8_t empty[1];
-    return scan(&s, root, p ? p : empty, (p ? p : empty) + n, 1, &unused);
+    return scan(&s, root, p ? p : empty, (p ? p : empty) + n);
 }

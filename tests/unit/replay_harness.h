@@ -1,19 +1,22 @@
 /* Test helper: runs a pipeline through the real engine in process, in
  * replay mode, to its end, and sums the instances' telemetry; or checks
- * that a pipeline is refused with a given message. Shared by the engine
- * and the evidence receiver tests. Header-only; include after cmocka.h. */
+ * that a pipeline is refused with a given message. Shared by the engine,
+ * the evidence receiver and the lmcache_correlate replay tests.
+ * Header-only; include after cmocka.h. */
 #ifndef KVS_TEST_REPLAY_HARNESS_H
 #define KVS_TEST_REPLAY_HARNESS_H
 
 #include "core/engine.h"
+#include "core/service_config.h"
 
 #include <stdint.h>
 #include <string.h>
 
 /* Items counted by the receivers (accepted, rejected, errors), the
- * exporters (exported) and every instance (dropped). */
+ * exporters (exported) and every instance (dropped; all_errors: the
+ * errors of receivers, processors and exporters alike). */
 typedef struct replay_sums {
-    uint64_t accepted, rejected, errors, exported, dropped;
+    uint64_t accepted, rejected, errors, exported, dropped, all_errors;
 } replay_sums;
 
 __attribute__((unused)) static replay_sums replay_collect(kvs_engine *e)
@@ -30,16 +33,23 @@ __attribute__((unused)) static replay_sums replay_collect(kvs_engine *e)
         if (strcmp(t[i]->kind, "exporter") == 0)
             s.exported += kvs_tel_get(&t[i]->exported);
         s.dropped += kvs_tel_get(&t[i]->dropped);
+        s.all_errors += kvs_tel_get(&t[i]->errors);
     }
     return s;
 }
 
-/* Replays the pipeline (YAML text) to its end; the test fails when the
- * config is refused. */
-__attribute__((unused)) static replay_sums replay_run(const char *yaml)
+/* Called once the replayed engine has shut down, before it is destroyed
+ * (to read a component's state, say). */
+typedef void (*replay_hook)(kvs_engine *e, void *ctx);
+
+/* Replays the pipeline (YAML text) to its end, resolving component types
+ * with lookup (NULL: the real component table) and calling after(e, ctx)
+ * when given; the test fails when the config is refused. */
+__attribute__((unused)) static replay_sums replay_run_with(const char *yaml, const kvs_component_lookup *lookup,
+                                                           replay_hook after, void *ctx)
 {
     kvs_error err = { 0 };
-    kvs_service_cfg *cfg = kvs_service_cfg_parse("test.yaml", yaml, strlen(yaml), NULL, NULL, &err);
+    kvs_service_cfg *cfg = kvs_service_cfg_parse_with("test.yaml", yaml, strlen(yaml), lookup, NULL, NULL, &err);
     if (!cfg)
         fail_msg("config: %s", err.msg);
     kvs_engine_opts o = { .replay = 1 };
@@ -50,10 +60,18 @@ __attribute__((unused)) static replay_sums replay_run(const char *yaml)
     while (kvs_engine_wait(e, 0))
         ;
     kvs_engine_shutdown(e);
+    if (after)
+        after(e, ctx);
     replay_sums s = replay_collect(e);
     kvs_engine_destroy(e);
     kvs_service_cfg_free(cfg);
     return s;
+}
+
+/* Replays the pipeline (YAML text) to its end with the real components. */
+__attribute__((unused)) static replay_sums replay_run(const char *yaml)
+{
+    return replay_run_with(yaml, NULL, NULL, NULL);
 }
 
 /* Creation must fail with a message containing `want`. */

@@ -23,6 +23,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "replay_harness.h"
+#include "unit_helpers.h"
+
 #define P "kvscope.lmcache."
 
 static char tmpdir[256];
@@ -45,19 +48,17 @@ static const kvs_component_def *find(kvs_kind kind, const char *type, size_t len
     return kvs_component_find(kind, type, len);
 }
 
-static const char *src(const char *rel)
+/* After the replay: what lmcache_correlate counted, into *ctx. */
+static void take_stats(kvs_engine *e, void *ctx)
 {
-    static char path[1024];
-    const char *root = getenv("KVS_SOURCE_DIR");
-    snprintf(path, sizeof path, "%s/%s", root ? root : ".", rel);
-    return path;
+    (void)e;
+    kvs_lmc_correlate_stats *st = ctx;
+    kvs_lmcache_correlate_stats(corr, st);
 }
 
-typedef struct sums {
-    uint64_t accepted, exported, dropped, errors;
-} sums;
-
-static sums replay(const char *inputs, const char *out)
+/* Replays the inputs (a YAML list's items) through lmcache_correlate into
+ * the file out; `last` gets the processor's counters. */
+static replay_sums replay(const char *inputs, const char *out)
 {
     char yaml[4096];
     snprintf(yaml, sizeof yaml,
@@ -70,33 +71,7 @@ static sums replay(const char *inputs, const char *out)
     wrapped = kvs_processor_lmcache_correlate;
     wrapped.create = corr_create;
     kvs_component_lookup lk = { find, NULL };
-    kvs_error err = { 0 };
-    kvs_service_cfg *cfg = kvs_service_cfg_parse_with("test.yaml", yaml, strlen(yaml), &lk, NULL, NULL, &err);
-    if (!cfg)
-        fail_msg("config: %s", err.msg);
-    kvs_engine_opts o = { .replay = 1 };
-    kvs_engine *e = kvs_engine_create(cfg, &o, &err);
-    if (!e)
-        fail_msg("create: %s", err.msg);
-    assert_int_equal(kvs_engine_start(e, &err), 0);
-    while (kvs_engine_wait(e, 0))
-        ;
-    kvs_engine_shutdown(e);
-    kvs_lmcache_correlate_stats(corr, &last);
-    sums s = { 0 };
-    const kvs_telemetry *const *t;
-    size_t n = kvs_engine_telemetry(e, &t);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(t[i]->kind, "receiver") == 0)
-            s.accepted += kvs_tel_get(&t[i]->accepted);
-        if (strcmp(t[i]->kind, "exporter") == 0)
-            s.exported += kvs_tel_get(&t[i]->exported);
-        s.dropped += kvs_tel_get(&t[i]->dropped);
-        s.errors += kvs_tel_get(&t[i]->errors);
-    }
-    kvs_engine_destroy(e);
-    kvs_service_cfg_free(cfg);
-    return s;
+    return replay_run_with(yaml, &lk, take_stats, &last);
 }
 
 /* Calls fn for every span of every line of an OTLP/JSON lines file. */
@@ -186,10 +161,10 @@ static void fixture_totals(void **st)
     snprintf(in, sizeof in, "\"%s\", ", src("fixtures/otlp/lmcache_mp_traces.jsonl"));
     snprintf(in + strlen(in), sizeof in - strlen(in), "\"%s\"", src("fixtures/otlp/vllm_engine_traces.jsonl"));
     snprintf(out, sizeof out, "%s/fixture_out.jsonl", tmpdir);
-    sums s = replay(in, out);
+    replay_sums s = replay(in, out);
     assert_int_equal(s.accepted, 196 + 50);
     assert_int_equal(s.exported, 196 + 50);
-    assert_int_equal(s.dropped + s.errors, 0);
+    assert_int_equal(s.dropped + s.all_errors, 0);
     totals t = { 0 };
     assert_int_equal(each_span(out, add_totals, &t), 246);
     assert_int_equal(t.roots, 50);
@@ -450,10 +425,10 @@ static void ground_truth_10k(void **st)
                   (size_t)NREQ, total, lines, cb, store_only, garbage, timeouts, same, cross, unrelated);
     assert_true(cb > 500 && store_only > 100 && garbage > 100 && same > 1000 && cross > 1000 && timeouts > 100);
     snprintf(quoted, sizeof quoted, "\"%s\"", in);
-    sums s = replay(quoted, out);
+    replay_sums s = replay(quoted, out);
     assert_int_equal(s.accepted, total);
     assert_int_equal(s.exported, total);
-    assert_int_equal(s.dropped + s.errors, 0);
+    assert_int_equal(s.dropped + s.all_errors, 0);
     assert_int_equal(each_span(out, check_span, &c), total);
     assert_int_equal(c.roots, NREQ);
     assert_int_equal(c.engines, same + cross);
@@ -494,16 +469,13 @@ static void committed_sample_is_current(void **st)
 static int setup(void **st)
 {
     (void)st;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/kvs_correlate_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tmpdir_make(tmpdir, sizeof tmpdir, "kvs_correlate");
 }
 
 static int teardown(void **st)
 {
     (void)st;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tmpdir_remove(tmpdir);
 }
 
 int main(void)

@@ -15,14 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define assert_contains(hay, needle)                                                              \
-    do {                                                                                          \
-        const char *h_ = (hay), *n_ = (needle);                                                   \
-        if (!h_ || !strstr(h_, n_)) {                                                             \
-            print_error("expected \"%s\"\n  to contain \"%s\"\n", h_ ? h_ : "(null)", n_);        \
-            fail();                                                                               \
-        }                                                                                         \
-    } while (0)
+#include "unit_helpers.h"
 
 /* ---- the fake component table: mirrors the real types' names and signals ---- */
 

@@ -16,6 +16,16 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Fails the test unless the string hay holds needle. */
+#define assert_contains(hay, needle)                                                              \
+    do {                                                                                          \
+        const char *h_ = (hay), *n_ = (needle);                                                   \
+        if (!h_ || !strstr(h_, n_)) {                                                             \
+            print_error("expected \"%s\"\n  to contain \"%s\"\n", h_ ? h_ : "(null)", n_);        \
+            fail();                                                                               \
+        }                                                                                         \
+    } while (0)
+
 /* A path under $KVS_SOURCE_DIR (`.` when unset); the last four results
  * stay valid. */
 __attribute__((unused)) static const char *src(const char *rel)

@@ -116,7 +116,10 @@ kvs_batch *kvs_batch_adopt_wire(kvs_signal sig, uint8_t *wire, size_t len, size_
 
 static size_t bytes_at(const kvs_batch *b, int depth)
 {
-    size_t n = (b->arena ? kvs_arena_footprint(b->arena) : 0) + (b->wire_own ? b->wire_len : 0);
+    /* The arena of a batch in wire form is being filled while another
+     * thread decodes it: read only once the decode is published. */
+    size_t n = (b->wire_own ? b->wire_len : 0) +
+               (kvs_batch_decoded(b) && b->arena ? kvs_arena_footprint(b->arena) : 0);
     if (depth < 4)
         for (size_t i = 0; i < b->nparents; i++)
             n += bytes_at(b->parents[i], depth + 1);

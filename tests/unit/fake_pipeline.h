@@ -11,6 +11,7 @@
 #define KVS_TEST_FAKE_PIPELINE_H
 
 #include "core/component.h"
+#include "core/engine.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -59,6 +60,27 @@ __attribute__((unused)) static const kvs_component_def *fake_find(kvs_kind kind,
         if (all[i] && all[i]->kind == kind && strlen(all[i]->type) == len && memcmp(all[i]->type, type, len) == 0)
             return all[i];
     return NULL;
+}
+
+/* Parses yaml with the component lookup `find` and starts an engine on it;
+ * the test fails on any error. Stop with kvs_engine_shutdown, then
+ * kvs_engine_destroy and kvs_service_cfg_free(*cfg). */
+__attribute__((unused)) static kvs_engine *
+fake_engine_start(const char *yaml, const kvs_component_def *(*find)(kvs_kind, const char *, size_t),
+                  kvs_service_cfg **cfg)
+{
+    kvs_error err;
+    kvs_component_lookup lk = { .find = find };
+    *cfg = kvs_service_cfg_parse_with("test.yaml", yaml, strlen(yaml), &lk, NULL, NULL, &err);
+    if (!*cfg)
+        fail_msg("config: %s", err.msg);
+    kvs_engine_opts o = { 0 };
+    kvs_engine *e = kvs_engine_create(*cfg, &o, &err);
+    if (!e)
+        fail_msg("engine: %s", err.msg);
+    if (kvs_engine_start(e, &err) != 0)
+        fail_msg("start: %s", err.msg);
+    return e;
 }
 
 #endif

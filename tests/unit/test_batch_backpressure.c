@@ -28,17 +28,8 @@ static const char yaml[] = "receivers: {fakein: {}}\n"
 
 static kvs_engine *start(kvs_service_cfg **cfg)
 {
-    kvs_error err;
     fake_under_test = &kvs_processor_batch;
-    kvs_component_lookup lk = { .find = fake_find };
-    *cfg = kvs_service_cfg_parse_with("bp.yaml", yaml, strlen(yaml), &lk, NULL, NULL, &err);
-    if (!*cfg)
-        fail_msg("config: %s", err.msg);
-    kvs_engine_opts o = { 0 };
-    kvs_engine *e = kvs_engine_create(*cfg, &o, &err);
-    assert_non_null(e);
-    assert_int_equal(kvs_engine_start(e, &err), 0);
-    return e;
+    return fake_engine_start(yaml, fake_find, cfg);
 }
 
 static const kvs_telemetry *batch_tel(kvs_engine *e)

@@ -138,15 +138,7 @@ static const kvs_component_def *find(kvs_kind kind, const char *type, size_t len
 
 static kvs_engine *start(const char *yaml, kvs_service_cfg **cfg)
 {
-    kvs_error err;
-    kvs_component_lookup lk = { .find = find };
-    *cfg = kvs_service_cfg_parse_with("wire.yaml", yaml, strlen(yaml), &lk, NULL, NULL, &err);
-    if (!*cfg)
-        fail_msg("config: %s", err.msg);
-    kvs_engine_opts o = { 0 };
-    kvs_engine *e = kvs_engine_create(*cfg, &o, &err);
-    assert_non_null(e);
-    assert_int_equal(kvs_engine_start(e, &err), 0);
+    kvs_engine *e = fake_engine_start(yaml, find, cfg);
     atomic_store(&seen_requests, 0);
     atomic_store(&seen_wire, 0);
     atomic_store(&seen_items, 0);

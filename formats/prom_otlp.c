@@ -129,7 +129,8 @@ static enum special special_of(kvs_prom_str n)
     }
 }
 
-/* OTel resource keys as the Prometheus exporters sanitize them. */
+/* OTel resource keys as the Prometheus exporters sanitize them. The
+ * service's identity comes first (SEMCONV_IDENTITY below). */
 static const char *const semconv[][2] = {
     {"service_name", "service.name"},
     {"service_instance_id", "service.instance.id"},
@@ -159,9 +160,13 @@ static const char *const semconv[][2] = {
     {"cloud_region", "cloud.region"},
 };
 
-static void semconv_key(kvs_prom_str *k)
+/* The first SEMCONV_IDENTITY entries name the service: a live scrape
+ * (identity_from_scrape) takes that from its job/instance instead. */
+#define SEMCONV_IDENTITY 3
+
+static void semconv_key(kvs_prom_str *k, bool identity_from_scrape)
 {
-    for (size_t i = 0; i < sizeof semconv / sizeof *semconv; i++)
+    for (size_t i = identity_from_scrape ? SEMCONV_IDENTITY : 0; i < sizeof semconv / sizeof *semconv; i++)
         if (strlen(semconv[i][0]) == k->n && memcmp(semconv[i][0], k->p, k->n) == 0) {
             *k = (kvs_prom_str){semconv[i][1], strlen(semconv[i][1])};
             return;
@@ -185,6 +190,21 @@ int kvs_promconv__add_attr(kvs_arena *a, kvs_kv ***attrs, size_t *n, const char 
     na[(*n)++] = kv;
     *attrs = na;
     return 0;
+}
+
+int kvs_promconv__put_attr(kvs_arena *a, kvs_kv ***attrs, size_t *n, const char *k, const char *v, bool replace)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*attrs)[i]->key, k) == 0) {
+            if (!replace)
+                return 0;
+            kvs_kv *kv = mk_kv(a, k, strlen(k), v, strlen(v));
+            if (!kv)
+                return KVS_E_NOMEM;
+            (*attrs)[i] = kv;
+            return 0;
+        }
+    return kvs_promconv__add_attr(a, attrs, n, k, strlen(k), v, strlen(v));
 }
 
 /* ---- resources and scopes ---- */
@@ -457,7 +477,7 @@ static int target_info(kvs_prom_conv *c, const kvs_prom_sample *s)
         if (sp == SP_JOB || sp == SP_INSTANCE)
             continue;
         kvs_prom_str k = s->labels[i].name;
-        semconv_key(&k);
+        semconv_key(&k, c->o.identity_from_scrape);
         char key[256];
         if (k.n < sizeof key) {
             memcpy(key, k.p, k.n);

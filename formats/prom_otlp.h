@@ -20,13 +20,21 @@
  * description and its `# UNIT` as the unit. `_created` samples are never
  * points: they give the start time of their series.
  *
- * Resource: `target_info` labels become resource attributes (OTel's
- * sanitized names such as service_instance_id are mapped back to their
- * dotted semantic-convention names, other keys are kept); the scrape's
- * job/instance (options, or `job`/`instance` labels on the samples, which
- * are then removed from point attributes) fill service.name and
- * service.instance.id when target_info does not give them. Samples with
- * different job/instance labels go to different ResourceMetrics.
+ * Resource: a sample's job/instance (its `job`/`instance` labels, which
+ * are then removed from point attributes, else the options') select its
+ * ResourceMetrics, target_info's included: samples with different
+ * job/instance labels go to different ResourceMetrics. `target_info`
+ * labels other than job/instance become resource attributes (OTel's
+ * sanitized names such as telemetry_sdk_language are mapped back to their
+ * dotted semantic-convention names, other keys are kept). Who names the
+ * service depends on identity_from_scrape:
+ *   false (saved scrapes): target_info's service_name /
+ *     service_instance_id win; job/instance fill service.name and
+ *     service.instance.id only when target_info does not give them.
+ *   true (a live scrape, as the Collector's prometheus receiver):
+ *     service.name = job and service.instance.id = instance, always;
+ *     target_info's service_name, service_instance_id and
+ *     service_namespace stay attributes under those Prometheus names.
  * Scope: `otel_scope_name`/`otel_scope_version` labels (removed from the
  * points), else the configured scope; `otel_scope_info` gives scope
  * attributes.
@@ -82,6 +90,16 @@ typedef struct kvs_prom_conv_options {
     const char *instance;             /* -> service.instance.id (NULL: none) */
     const char *scope_name;           /* NULL: "kvscope/prometheus" */
     const char *scope_version;        /* NULL: kvscope's version */
+    /* The job/instance are the scraper's (a scrape config's job_name and
+     * target, after honor_labels): service.name / service.instance.id are
+     * always a resource's job / instance, and target_info's service_name,
+     * service_instance_id and service_namespace labels (and a literal
+     * `service.name` / `service.instance.id` label) never replace them;
+     * the three are kept as attributes under their Prometheus names, as
+     * the Collector's prometheus receiver keeps every target_info label.
+     * false: target_info names the service (saved scrapes, where `job` is
+     * only a fallback). See the Resource paragraph above. */
+    bool identity_from_scrape;
 } kvs_prom_conv_options;
 
 typedef struct kvs_prom_conv_stats {

@@ -323,11 +323,12 @@ int kvs_promconv__assemble(kvs_prom_conv *c, kvs_metrics_req **out)
         struct res *R = &c->res[ri];
         if (!R->used)
             continue;
-        if (R->job && !kvs_promconv__has_attr(R->attrs, R->nattrs, "service.name") &&
-            kvs_promconv__add_attr(a, &R->attrs, &R->nattrs, "service.name", 12, R->job, strlen(R->job)))
+        /* job/instance name the service unless target_info did; for a live
+         * scrape (identity_from_scrape) they always do */
+        bool scrape = c->o.identity_from_scrape;
+        if (R->job && kvs_promconv__put_attr(a, &R->attrs, &R->nattrs, "service.name", R->job, scrape))
             return KVS_E_NOMEM;
-        if (R->instance && !kvs_promconv__has_attr(R->attrs, R->nattrs, "service.instance.id") &&
-            kvs_promconv__add_attr(a, &R->attrs, &R->nattrs, "service.instance.id", 19, R->instance, strlen(R->instance)))
+        if (R->instance && kvs_promconv__put_attr(a, &R->attrs, &R->nattrs, "service.instance.id", R->instance, scrape))
             return KVS_E_NOMEM;
         kvs_resource_metrics *rm = kvs_arena_alloc(a, sizeof *rm);
         kvs_resource *rs = kvs_arena_alloc(a, sizeof *rs);

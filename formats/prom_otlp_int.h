@@ -119,6 +119,9 @@ void *kvs_promconv__grow(void *p, size_t *cap, size_t need, size_t el);
 bool kvs_promconv__has_attr(kvs_kv **attrs, size_t n, const char *key);
 int kvs_promconv__add_attr(kvs_arena *a, kvs_kv ***attrs, size_t *n, const char *k, size_t kn, const char *v,
                            size_t vn);
+/* Sets key k to v: adds it when absent; when present, replaces its value
+ * if `replace`, else leaves it. 0 or KVS_E_NOMEM. */
+int kvs_promconv__put_attr(kvs_arena *a, kvs_kv ***attrs, size_t *n, const char *k, const char *v, bool replace);
 /* Builds the request from the groups (all in the arena). */
 int kvs_promconv__assemble(kvs_prom_conv *c, kvs_metrics_req **out);
 

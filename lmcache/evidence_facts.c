@@ -26,9 +26,12 @@ int kvs_lmc_evidence_add_resource_attr(kvs_lmc_evidence *ev, const char *key, co
 {
     if (!key || !value || !*value)
         return 0;
-    if (strcmp(key, "service.name") == 0)
+    /* service_name / service_instance_id: what a target exposed on
+     * target_info, kept under its own label names when a live scrape
+     * names the resource after its job and instance. */
+    if (strcmp(key, "service.name") == 0 || strcmp(key, "service_name") == 0)
         return kvs_lmc_ev_set_add(ev, KVS_LMC_SET_SERVICE_NAME, value);
-    if (strcmp(key, "service.instance.id") == 0)
+    if (strcmp(key, "service.instance.id") == 0 || strcmp(key, "service_instance_id") == 0)
         return kvs_lmc_ev_set_add(ev, KVS_LMC_SET_SERVICE_INSTANCE, value);
     if (contains_ci(key, "pythonhashseed"))
         return kvs_lmc_ev_set_add(ev, KVS_LMC_SET_HASHSEED, value);

@@ -22,7 +22,9 @@
  * logged (at warn when the state or the reason changes).
  *
  * Labels: job/instance become service.name/service.instance.id through the
- * converter; static target labels are added to every sample; with
+ * converter, always (identity_from_scrape: target_info's service_name /
+ * service_instance_id stay plain resource attributes, as in the
+ * Collector); static target labels are added to every sample; with
  * honor_labels false an exposed label that clashes with a target label is
  * renamed exported_<name>, with true the exposed one wins (that rewriting
  * and the series sets behind scrape_series_added are in
@@ -287,8 +289,11 @@ static void clear_scrape(target *t)
 static int new_conv(target *t, bool with_state)
 {
     t->arena = kvs_arena_new();
+    /* the scrape config names the service, not the exposition's target_info
+     * (as the Collector's prometheus receiver) */
     kvs_prom_conv_options co = { .scrape_time_ns = t->start_wall, .state = with_state ? t->state : NULL,
-                                 .job = t->tc->job_label, .instance = t->tc->instance };
+                                 .job = t->tc->job_label, .instance = t->tc->instance,
+                                 .identity_from_scrape = true };
     t->conv = t->arena ? kvs_prom_conv_new(t->arena, &co) : NULL;
     return t->conv ? 0 : -1;
 }

@@ -121,9 +121,9 @@ for line in lines:
                         last_up[svc] = float(v)
                     if m["name"] == "lmcache_mp_l1_read_chunks" and pa.get("cache_salt") == "tenant-a":
                         chunks = float(v)
-                    if m["name"] == "scrape_samples_scraped" and svc == "lmcache-mp-server":
+                    if m["name"] == "scrape_samples_scraped" and svc == "lmcache":
                         samples = float(v)
-print(ups.get("lmcache-mp-server", 0), ups.get("stuck", 0), last_up.get("lmcache-mp-server", -1),
+print(ups.get("lmcache", 0), ups.get("stuck", 0), last_up.get("lmcache", -1),
       last_up.get("stuck", -1), chunks, samples)
 EOF
 }

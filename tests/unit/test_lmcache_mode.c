@@ -239,6 +239,15 @@ static void test_candidates(void **state)
     assert_true(f.m.controller_only.candidate);
     assert_int_equal(f.m.controller_only.claim, C(INFERRED));
     kvs_lmc_evidence_free(f.ev);
+
+    /* A live scrape names the resource after its job; the target's own
+     * name stays in target_info's service_name label. */
+    f.ev = kvs_lmc_evidence_new(NULL);
+    kvs_lmc_evidence_add_resource_attr(f.ev, "service.name", "lmcache");
+    kvs_lmc_evidence_add_resource_attr(f.ev, "service_name", "lmcache-mp-coordinator");
+    detect(&f);
+    assert_true(f.m.controller_only.candidate);
+    kvs_lmc_evidence_free(f.ev);
 }
 
 /* §12.2 item 7: dotted lmcache_blend.* counted as embedded;

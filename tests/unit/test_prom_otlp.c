@@ -1,7 +1,8 @@
 /* Tests for Prometheus -> OTLP conversion (formats/prom_otlp.h): the type
  * mapping table, histogram bucket de-accumulation, summary quantiles,
  * gauge histograms, info/stateset, target_info -> resource, job/instance
- * fallback, scopes from otel_scope_name, start times from _created and
+ * fallback, the scrape's job/instance naming the service
+ * (identity_from_scrape), scopes from otel_scope_name, start times from _created and
  * from the series state (counter reset across scrapes), exemplars, and a
  * protobuf round trip of every fixture. */
 #include <setjmp.h>
@@ -427,6 +428,84 @@ static void test_job_instance_fallback(void **state)
     kvs_arena_free(a);
 }
 
+/* identity_from_scrape (set by the live `prometheus` receiver): the
+ * scrape's job/instance name the service, as in the Collector; target_info
+ * still gives every other resource attribute. Without it (saved scrapes)
+ * target_info's service_name / service_instance_id win. */
+static void test_identity_from_scrape(void **state)
+{
+    (void)state;
+    kvs_arena *a = kvs_arena_new();
+    /* target_info as the receiver hands it over with honor_labels false: the
+     * exposed job/instance renamed exported_*; a quoted dotted name too */
+    const char *body = "# TYPE target_info gauge\n"
+                       "target_info{exported_job=\"lmcache-mp-server\",exported_instance=\"x\","
+                       "service_name=\"lmcache-mp-server\",service_instance_id=\"mp-0a1b2c3d\","
+                       "service_namespace=\"kv\",telemetry_sdk_language=\"python\",version=\"0.3\","
+                       "\"service.name\"=\"dotted\"} 1\n"
+                       "# TYPE hits_total counter\n"
+                       "hits_total{tenant=\"a\"} 5\n";
+    kvs_prom_conv_options o = {.scrape_time_ns = T0, .job = "kvcache", .instance = "10.0.0.5:9090",
+                               .identity_from_scrape = true};
+    kvs_metrics_req *req = conv(a, body, KVS_PROM_MODE_AUTO, &o, NULL);
+    assert_int_equal(req->n_resource_metrics, 1);
+    kvs_resource *r = req->resource_metrics[0]->resource;
+    assert_string_equal(attr(r->attributes, r->n_attributes, "service.name"), "kvcache");
+    assert_string_equal(attr(r->attributes, r->n_attributes, "service.instance.id"), "10.0.0.5:9090");
+    assert_null(attr(r->attributes, r->n_attributes, "service.namespace"));
+    /* the rest of target_info: its identity under the Prometheus names */
+    assert_string_equal(attr(r->attributes, r->n_attributes, "service_name"), "lmcache-mp-server");
+    assert_string_equal(attr(r->attributes, r->n_attributes, "service_instance_id"), "mp-0a1b2c3d");
+    assert_string_equal(attr(r->attributes, r->n_attributes, "service_namespace"), "kv");
+    assert_string_equal(attr(r->attributes, r->n_attributes, "exported_job"), "lmcache-mp-server");
+    assert_string_equal(attr(r->attributes, r->n_attributes, "exported_instance"), "x");
+    assert_string_equal(attr(r->attributes, r->n_attributes, "telemetry.sdk.language"), "python");
+    assert_string_equal(attr(r->attributes, r->n_attributes, "version"), "0.3");
+    size_t names = 0;
+    for (size_t i = 0; i < r->n_attributes; i++)
+        names += strcmp(r->attributes[i]->key, "service.name") == 0;
+    assert_int_equal(names, 1);
+    assert_true(num_point(metric(req, "hits"), "tenant", "a")->as_double == 5);
+    assert_false(has_metric(req, "target_info"));
+
+    /* the same body without the option: target_info names the service */
+    o.identity_from_scrape = false;
+    req = conv(a, body, KVS_PROM_MODE_AUTO, &o, NULL);
+    assert_int_equal(req->n_resource_metrics, 1);
+    r = req->resource_metrics[0]->resource;
+    assert_string_equal(attr(r->attributes, r->n_attributes, "service.name"), "lmcache-mp-server");
+    assert_string_equal(attr(r->attributes, r->n_attributes, "service.instance.id"), "mp-0a1b2c3d");
+    assert_string_equal(attr(r->attributes, r->n_attributes, "service.namespace"), "kv");
+    assert_null(attr(r->attributes, r->n_attributes, "service_name"));
+    assert_string_equal(attr(r->attributes, r->n_attributes, "version"), "0.3");
+
+    /* job/instance labels the scraper left on target_info (honor_labels
+     * true: the exposed ones win, as in Prometheus) select its resource as
+     * for any sample, and name it: the job label, not service_name */
+    body = "# TYPE target_info gauge\n"
+           "target_info{job=\"lmcache-mp-server\",instance=\"x\",service_name=\"sdk-name\","
+           "service_instance_id=\"sdk-id\",version=\"0.3\"} 1\n"
+           "# TYPE hits_total counter\n"
+           "hits_total{job=\"lmcache-mp-server\",instance=\"x\"} 5\n"
+           "# TYPE up gauge\n"
+           "up 1\n";
+    o.identity_from_scrape = true;
+    req = conv(a, body, KVS_PROM_MODE_AUTO, &o, NULL);
+    assert_int_equal(req->n_resource_metrics, 2);
+    r = req->resource_metrics[0]->resource;
+    assert_string_equal(attr(r->attributes, r->n_attributes, "service.name"), "lmcache-mp-server");
+    assert_string_equal(attr(r->attributes, r->n_attributes, "service.instance.id"), "x");
+    assert_string_equal(attr(r->attributes, r->n_attributes, "service_name"), "sdk-name");
+    assert_string_equal(attr(r->attributes, r->n_attributes, "version"), "0.3");
+    assert_string_equal(req->resource_metrics[0]->scope_metrics[0]->metrics[0]->name, "hits");
+    r = req->resource_metrics[1]->resource;
+    assert_string_equal(attr(r->attributes, r->n_attributes, "service.name"), "kvcache");
+    assert_string_equal(attr(r->attributes, r->n_attributes, "service.instance.id"), "10.0.0.5:9090");
+    assert_null(attr(r->attributes, r->n_attributes, "version"));
+    assert_string_equal(req->resource_metrics[1]->scope_metrics[0]->metrics[0]->name, "up");
+    kvs_arena_free(a);
+}
+
 /* ---- start times across scrapes ---- */
 
 static uint64_t counter_start(kvs_arena *a, const char *text, uint64_t t, kvs_prom_series_state *st, double *v,
@@ -604,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_exemplar_invalid_ids_kept_as_attributes),
         cmocka_unit_test(test_target_info_resource_and_scopes),
         cmocka_unit_test(test_job_instance_fallback),
+        cmocka_unit_test(test_identity_from_scrape),
         cmocka_unit_test(test_counter_reset_across_scrapes),
         cmocka_unit_test(test_state_created_wins_and_many_series),
         cmocka_unit_test(test_vllm_created_and_names),

@@ -7,6 +7,7 @@
  * the OTLP/JSON lines back. Checks: healthy samples arrive within one
  * interval while the hanging scrape is in flight; up / scrape_* series per
  * target; the failure reasons in the log; honor_labels and static labels;
+ * the job_name naming the service whatever target_info says;
  * scrape_series_added over two scrapes; shutdown within a second with a
  * scrape in flight; configuration errors with their positions. */
 #include <setjmp.h>
@@ -85,6 +86,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         const char *g = "<html><body>\nthis is not { a metrics page\n</body></html>\n";
         return reply(c, 200, g, strlen(g));
     }
+    if (strcmp(url, "/tinfo") == 0) {   /* an OTel SDK's target_info, naming itself */
+        const char *b = "# TYPE target_info gauge\n"
+                        "target_info{job=\"lmcache-mp-server\",instance=\"x\",service_name=\"lmcache-mp-server\","
+                        "service_instance_id=\"mp-0a1b2c3d\",version=\"0.3\"} 1\n"
+                        "# TYPE hits_total counter\n"
+                        "hits_total{tenant=\"a\"} 5\n";
+        return reply(c, 200, b, strlen(b));
+    }
     if (strcmp(url, "/labels") == 0) {
         const char *b = "# TYPE foo gauge\nfoo{job=\"exposed\",env=\"dev\"} 7\n";
         return reply(c, 200, b, strlen(b));
@@ -138,7 +147,7 @@ static int refused_port(void)
 /* ---- reading the exporter's output ---- */
 
 typedef struct obs {
-    char svc[96], inst[96], metric[128], attrs[256];
+    char svc[96], inst[96], metric[128], attrs[256], res[512];   /* res: the resource's attributes */
     double v;
 } obs;
 
@@ -156,22 +165,28 @@ static const char *kv_str(kvs_kv *const *kv, size_t n, const char *key)
     return "";
 }
 
-static void push_obs(obs_list *l, const char *svc, const char *inst, const kvs_metric *m, kvs_kv *const *a, size_t na,
-                     double v)
+/* "k=v;" for every attribute, in order, into out. */
+static void attrs_text(char *out, size_t cap, kvs_kv *const *a, size_t na)
 {
-    l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
-    obs *o = &l->v[l->n++];
-    snprintf(o->svc, sizeof o->svc, "%s", svc);
-    snprintf(o->inst, sizeof o->inst, "%s", inst);
-    snprintf(o->metric, sizeof o->metric, "%s", m->name);
-    o->attrs[0] = 0;
+    out[0] = 0;
     for (size_t i = 0; i < na; i++) {
-        size_t k = strlen(o->attrs);
-        snprintf(o->attrs + k, sizeof o->attrs - k, "%s=%s;", a[i]->key,
+        size_t k = strlen(out);
+        snprintf(out + k, cap - k, "%s=%s;", a[i]->key,
                  a[i]->value->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE
                      ? a[i]->value->string_value
                      : "?");
     }
+}
+
+static void push_obs(obs_list *l, const kvs_resource *r, const kvs_metric *m, kvs_kv *const *a, size_t na, double v)
+{
+    l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
+    obs *o = &l->v[l->n++];
+    snprintf(o->svc, sizeof o->svc, "%s", kv_str(r->attributes, r->n_attributes, "service.name"));
+    snprintf(o->inst, sizeof o->inst, "%s", kv_str(r->attributes, r->n_attributes, "service.instance.id"));
+    snprintf(o->metric, sizeof o->metric, "%s", m->name);
+    attrs_text(o->attrs, sizeof o->attrs, a, na);
+    attrs_text(o->res, sizeof o->res, r->attributes, r->n_attributes);
     o->v = v;
 }
 
@@ -194,8 +209,6 @@ static obs_list read_output(const char *path)
         if (kvs_otlp_json_decode(line, (size_t)n, a, &d, &je) == 0 && d.metrics) {
             for (size_t r = 0; r < d.metrics->n_resource_metrics; r++) {
                 const kvs_resource_metrics *rm = d.metrics->resource_metrics[r];
-                const char *svc = kv_str(rm->resource->attributes, rm->resource->n_attributes, "service.name");
-                const char *inst = kv_str(rm->resource->attributes, rm->resource->n_attributes, "service.instance.id");
                 for (size_t s = 0; s < rm->n_scope_metrics; s++)
                     for (size_t m = 0; m < rm->scope_metrics[s]->n_metrics; m++) {
                         const kvs_metric *M = rm->scope_metrics[s]->metrics[m];
@@ -206,12 +219,12 @@ static obs_list read_output(const char *path)
                             for (size_t i = 0; i < np; i++) {
                                 int as_int = p[i]->value_case ==
                                              OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT;
-                                push_obs(&l, svc, inst, M, p[i]->attributes, p[i]->n_attributes,
+                                push_obs(&l, rm->resource, M, p[i]->attributes, p[i]->n_attributes,
                                          as_int ? (double)p[i]->as_int : p[i]->as_double);
                             }
                         } else if (M->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM) {
                             for (size_t i = 0; i < M->histogram->n_data_points; i++)
-                                push_obs(&l, svc, inst, M, M->histogram->data_points[i]->attributes,
+                                push_obs(&l, rm->resource, M, M->histogram->data_points[i]->attributes,
                                          M->histogram->data_points[i]->n_attributes,
                                          (double)M->histogram->data_points[i]->count);
                         }
@@ -350,8 +363,10 @@ static void test_scrape_targets(void **state)
     capture_stderr(logp);
     run r;
     run_start(&r, yaml);
-    static const char *const jobs[] = { "lmcache-mp-server", "vllm", "hang", "err", "unavail", "garbage", "refused",
-                                        "limited", "auth" };
+    /* the LMCache fixture's target_info says service_name="lmcache-mp-server":
+     * the job_name still names the service (identity_from_scrape) */
+    static const char *const jobs[] = { "lmcache", "vllm", "hang", "err", "unavail", "garbage", "refused", "limited",
+                                        "auth" };
     uint64_t healthy_at = 0;
     obs_list l = { 0 };
     int all = 0;
@@ -360,7 +375,7 @@ static void test_scrape_targets(void **state)
         free(l.v);
         l = read_output(out);
         double v;
-        if (!healthy_at && last(&l, "lmcache-mp-server", "lmcache_mp_l1_read_chunks", NULL, &v) &&
+        if (!healthy_at && last(&l, "lmcache", "lmcache_mp_l1_read_chunks", NULL, &v) &&
             last(&l, "vllm", "vllm:num_requests_running", NULL, &v))
             healthy_at = kvs_now_ns();
         all = 1;
@@ -379,7 +394,7 @@ static void test_scrape_targets(void **state)
     assert_true(healthy_at - r.started < 1200 * KVS_MS);
     assert_true(took < KVS_SEC);
 
-    assert_true(must(&l, "lmcache-mp-server", "up", NULL) == 1);
+    assert_true(must(&l, "lmcache", "up", NULL) == 1);
     assert_true(must(&l, "vllm", "up", NULL) == 1);
     assert_true(must(&l, "auth", "up", NULL) == 1);
     assert_true(must(&l, "auth", "authed_metric", NULL) == 1);
@@ -391,12 +406,12 @@ static void test_scrape_targets(void **state)
     assert_true(must(&l, "limited", "up", NULL) == 0);
     double hd = must(&l, "hang", "scrape_duration_seconds", NULL);
     assert_true(hd >= 0.25 && hd < 1.0);
-    assert_true(must(&l, "lmcache-mp-server", "lmcache_mp_l1_read_chunks", "cache_salt=tenant-a") == 2048);
-    assert_true(must(&l, "lmcache-mp-server", "scrape_samples_scraped", NULL) == (double)lm_lines);
+    assert_true(must(&l, "lmcache", "lmcache_mp_l1_read_chunks", "cache_salt=tenant-a") == 2048);
+    assert_true(must(&l, "lmcache", "scrape_samples_scraped", NULL) == (double)lm_lines);
     /* every series is new in the first scrape, none in the next ones */
     int nth = 0;
     for (size_t i = 0; i < l.n; i++)
-        if (strcmp(l.v[i].svc, "lmcache-mp-server") == 0 && strcmp(l.v[i].metric, "scrape_series_added") == 0)
+        if (strcmp(l.v[i].svc, "lmcache") == 0 && strcmp(l.v[i].metric, "scrape_series_added") == 0)
             assert_true(l.v[i].v == (nth++ == 0 ? (double)lm_lines : 0));
     assert_true(nth >= 1);
     assert_true(must(&l, "vllm", "scrape_samples_post_metric_relabeling", NULL) == (double)vl_lines);
@@ -484,6 +499,61 @@ static void test_labels_and_series_added(void **state)
     free(l.v);
 }
 
+/* A target whose target_info names itself (job, instance, service_name,
+ * service_instance_id, as an OTel SDK or the LMCache MP server exposes):
+ * as in the Collector, `up` and the scraped series carry the configured
+ * job_name and the target address; target_info's other labels (the
+ * exposed job/instance renamed exported_*, honor_labels being false) are
+ * resource attributes. */
+static void test_target_info_keeps_job_name(void **state)
+{
+    server s;
+    server_start(&s);
+    char out[512], yaml[4096];
+    snprintf(out, sizeof out, "%s/tinfo.jsonl", tmpdir);
+    snprintf(yaml, sizeof yaml,
+             "receivers:\n  prometheus:\n    config:\n"
+             "      scrape_configs:\n"
+             "        - job_name: kvcache\n"
+             "          scrape_interval: 200ms\n"
+             "          metrics_path: /tinfo\n"
+             "          static_configs: [{targets: [\"127.0.0.1:%d\"]}]\n"
+             "exporters:\n  file:\n    path: \"%s\"\n    flush_interval: 0s\n"
+             "service:\n  telemetry: {metrics: {level: none}}\n  pipelines:\n"
+             "    metrics: {receivers: [prometheus], exporters: [file]}\n",
+             s.port, out);
+    run r;
+    run_start(&r, yaml);
+    obs_list l = { 0 };
+    double v;
+    for (int i = 0; i < 100; i++) {   /* at most 2 s */
+        sleep_ms(20);
+        free(l.v);
+        l = read_output(out);
+        if (last(&l, "kvcache", "up", NULL, &v) && last(&l, "kvcache", "hits", NULL, &v))
+            break;
+    }
+    run_stop(&r);
+    server_stop(&s);
+    char inst[64];
+    snprintf(inst, sizeof inst, "127.0.0.1:%d", s.port);
+    assert_true(must(&l, "kvcache", "up", NULL) == 1);
+    assert_true(must(&l, "kvcache", "hits", "tenant=a;") == 5);
+    assert_true(must(&l, "kvcache", "scrape_samples_scraped", NULL) == 2);
+    assert_true(l.n > 0);
+    for (size_t k = 0; k < l.n; k++) {
+        assert_string_equal(l.v[k].svc, "kvcache");
+        assert_string_equal(l.v[k].inst, inst);
+        static const char *const want[] = { "exported_job=lmcache-mp-server;", "exported_instance=x;",
+                                            "service_name=lmcache-mp-server;", "service_instance_id=mp-0a1b2c3d;",
+                                            "version=0.3;" };
+        for (size_t w = 0; w < sizeof want / sizeof want[0]; w++)
+            if (!strstr(l.v[k].res, want[w]))
+                fail_msg("%s: resource lacks %s: %s", l.v[k].metric, want[w], l.v[k].res);
+    }
+    free(l.v);
+}
+
 static void test_config_errors(void **state)
 {
     static const struct { const char *recv, *want; } bad[] = {
@@ -555,6 +625,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scrape_targets),
         cmocka_unit_test(test_labels_and_series_added),
+        cmocka_unit_test(test_target_info_keeps_job_name),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

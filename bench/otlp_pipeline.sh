@@ -334,8 +334,10 @@ for r in $RUNS; do
         ;;
     overload)
         # Capacity of this pipeline (slow sink, memory_limiter), unpaced.
+        LAST_RATE=
         run capacity basic "$LIMIT_MIB" "$CAPACITY_S" 0 "$CONNECTIONS" slow || status=1
         CAP=${CAPACITY:-${LAST_RATE%.*}}
+        [ -n "$CAP" ] || { echo "== overload: skipped (no capacity measured)"; continue; }
         rate=$((CAP * OVERLOAD_X))
         echo "== overload: offered $rate spans/s (${OVERLOAD_X}x $CAP, the capacity run's end-to-end rate) for ${OVERLOAD_S}s, limit_mib $LIMIT_MIB, sink frozen ${SLOW_STOP_MS} ms of every 100"
         run overload basic "$LIMIT_MIB" "$OVERLOAD_S" "$rate" $((CONNECTIONS * 4)) slow || status=1

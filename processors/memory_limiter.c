@@ -3,9 +3,13 @@
  * without bound. A checker thread samples the resident set size
  * (/proc/self/statm) every `check_interval`. Above the soft limit (limit
  * minus spike) consume returns KVS_E_REFUSED (counted in tel->refused; one
- * log line when the state changes) until usage falls back below it; above
- * the hard limit the checker also calls malloc_trim(0) to hand freed memory
- * back to the system. Under the soft limit batches pass through unchanged.
+ * log line when the state changes) until usage falls back below it; between
+ * two samples the bytes of the batches let through are added to the last
+ * sample, so a burst cannot carry usage past the soft limit unseen; and
+ * the checker calls malloc_trim(0) to hand freed memory back to the system
+ * (what the Collector's forced GC does: request buffers freed by threads
+ * stay in their malloc arenas otherwise). Under the soft limit batches
+ * pass through unchanged.
  * Limits are absolute (limit_mib, spike_limit_mib) or a share of the
  * memory available (limit_percentage, spike_limit_percentage: of the cgroup
  * limit when there is one, else of physical memory). */
@@ -37,6 +41,7 @@ typedef struct memlim {
 
     atomic_int refusing;
     atomic_uint_fast64_t last_rss;
+    atomic_uint_fast64_t admitted;        /* batch bytes let through since last_rss was read */
     int above_hard;
 
     pthread_mutex_t check_lock;           /* serialises checks and the source */
@@ -138,16 +143,18 @@ static int ml_create(const kvs_create_ctx *ctx, void **state, kvs_error *err)
     return 0;
 }
 
-/* One sample: updates the refusing state, trims above the hard limit. */
+/* One sample: updates the refusing state, trims above the soft limit. */
 static void check(memlim *m)
 {
     pthread_mutex_lock(&m->check_lock);
+    /* Reset first: what is admitted from now on is not in this sample. */
+    atomic_store(&m->admitted, 0);
     uint64_t rss = m->rss_fn(m->rss_arg);
     int hard = rss > m->hard;
-    if (hard) {
-        if (!m->above_hard)
-            KVS_WARN(m->id, "memory usage %llu MiB is above the hard limit %llu MiB: returning free memory to the system",
-                     (unsigned long long)(rss / MIB), (unsigned long long)(m->hard / MIB));
+    if (hard && !m->above_hard)
+        KVS_WARN(m->id, "memory usage %llu MiB is above the hard limit %llu MiB: returning free memory to the system",
+                 (unsigned long long)(rss / MIB), (unsigned long long)(m->hard / MIB));
+    if (rss > m->soft) {
         malloc_trim(0);
         rss = m->rss_fn(m->rss_arg);
     }
@@ -211,10 +218,20 @@ static int ml_start(void *state, kvs_error *err)
 static int ml_consume(void *state, kvs_batch *b, kvs_error *err)
 {
     memlim *m = state;
-    if (atomic_load(&m->refusing)) {
+    /* Between two samples the data let through counts too, so a burst
+     * larger than the spike allowance cannot overshoot the limit before
+     * the next check sees it. */
+    uint64_t add = kvs_batch_bytes(b);
+    uint64_t since = atomic_fetch_add(&m->admitted, add) + add;
+    uint64_t rss = atomic_load(&m->last_rss);
+    if (atomic_load(&m->refusing) || rss + since > m->soft) {
+        atomic_fetch_sub(&m->admitted, add);
         kvs_tel_add(&m->tel->refused, b->items);
-        return kvs_errorf(err, KVS_E_REFUSED, "%s: memory usage %llu MiB is above the soft limit %llu MiB", m->id,
-                          (unsigned long long)(atomic_load(&m->last_rss) / MIB), (unsigned long long)(m->soft / MIB));
+        return kvs_errorf(err, KVS_E_REFUSED,
+                          "%s: memory usage %llu MiB (+%llu KiB let through since it was measured) is above the soft "
+                          "limit %llu MiB",
+                          m->id, (unsigned long long)(rss / MIB), (unsigned long long)((since - add) >> 10),
+                          (unsigned long long)(m->soft / MIB));
     }
     if (!m->next)
         return 0;

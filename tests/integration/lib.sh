@@ -48,15 +48,20 @@ bail() {
 
 # free_port VAR...: sets each VAR to a port nothing listens on (127.0.0.1),
 # all different and never one handed out before by this script; each tried
-# at most 50 times. 1 when no port was found. (It runs in the caller's
-# shell, not in $(...), so that it remembers what it handed out.)
+# at most 50 times. 1 when no port was found. Ports come from below the
+# kernel's ephemeral range (ip_local_port_range), so no outgoing connection
+# of a test or of the load it drives can hold one when a server binds it.
+# (It runs in the caller's shell, not in $(...), so that it remembers what
+# it handed out.)
 _kvs_ports=" "
+_kvs_port_top=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+[ "${_kvs_port_top:-0}" -gt 22000 ] 2>/dev/null || _kvs_port_top=32768
 free_port() {
     local var p i found
     for var in "$@"; do
         found=
         for i in $(seq 1 50); do
-            p=$((20000 + RANDOM % 40000))
+            p=$((20000 + RANDOM % (_kvs_port_top - 20000)))
             case "$_kvs_ports" in *" $p "*) continue ;; esac
             if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
                 found=$p

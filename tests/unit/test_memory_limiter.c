@@ -1,8 +1,9 @@
 /* processors/memory_limiter inside a real engine graph (a fake receiver ->
  * memory_limiter -> a fake exporter, resolved through a test component
  * lookup), with the RSS source replaced through the test seam: data passes
- * below the soft limit, is refused (and counted) above it, passes again
- * once usage falls back; config validation. */
+ * below the soft limit, is refused (and counted) above it or when what
+ * was let through since the last sample would carry it there, passes
+ * again once usage falls back; config validation. */
 #include "core/clock.h"
 #include "core/engine.h"
 #include "core/service_config.h"
@@ -133,6 +134,42 @@ static void test_refuses_above_soft_limit(void **st)
     teardown_graph(&g);
 }
 
+/* A batch holding about `kib` KiB of memory. */
+static int send_sized(size_t kib, kvs_error *err)
+{
+    kvs_batch *b = kvs_batch_new(KVS_SIG_TRACES);
+    assert_non_null(kvs_arena_alloc(b->arena, kib << 10));
+    b->items = 1;
+    int rc = kvs_next_consume(recv_next, b, err);
+    kvs_batch_unref(b);
+    return rc;
+}
+
+static void test_admitted_bytes_count_between_checks(void **st)
+{
+    graph g;
+    kvs_error err = { 0 };
+    if (build(&g, "    check_interval: 1h\n    limit_mib: 100\n    spike_limit_mib: 20\n", &err) != 0)
+        fail_msg("%s", err.msg);
+    atomic_store(&delivered, 0);
+    atomic_store(&fake_rss, 79 * MIB); /* 1 MiB under the soft limit */
+    kvs_memory_limiter_set_rss_source(limiter_state, rss_source, &fake_rss);
+    assert_int_equal(kvs_engine_start(g.e, &err), 0);
+    /* No check runs in between (1h): the fourth batch of ~314 KiB (250 KiB
+     * and a 64 KiB arena block) would carry usage past 80 MiB, so it is
+     * refused on the bytes let through. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(send_sized(250, &err), 0);
+    assert_int_equal(send_sized(250, &err), KVS_E_REFUSED);
+    assert_non_null(strstr(err.msg, "let through since it was measured"));
+    assert_int_equal(kvs_tel_get(&delivered), 3);
+    set_rss(79 * MIB); /* a new sample includes them: the count starts over */
+    assert_int_equal(send_sized(250, &err), 0);
+    assert_int_equal(kvs_tel_get(&delivered), 4);
+    kvs_engine_shutdown(g.e);
+    teardown_graph(&g);
+}
+
 static void test_default_spike_and_checker_thread(void **st)
 {
     graph g;
@@ -201,6 +238,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refuses_above_soft_limit),
+        cmocka_unit_test(test_admitted_bytes_count_between_checks),
         cmocka_unit_test(test_default_spike_and_checker_thread),
         cmocka_unit_test(test_percentage_limits),
         cmocka_unit_test(test_config_errors),

@@ -50,7 +50,10 @@ static uint64_t run(const uint8_t *data, size_t size, kvs_prom_mode mode, size_t
 {
     kvs_arena *a = kvs_arena_new();
     kvs_prom_series_state *st = kvs_prom_series_state_new(2);
-    kvs_prom_conv_options co = {.scrape_time_ns = 1, .state = st, .job = "j", .instance = "i"};
+    /* Live scrapes name the resource after their job (identity_from_scrape),
+     * saved ones after target_info: both paths, chosen by the input. */
+    kvs_prom_conv_options co = {.scrape_time_ns = 1, .state = st, .job = "j", .instance = "i",
+                                .identity_from_scrape = size % 2 == 1};
     struct ctx c = {.conv = convert ? kvs_prom_conv_new(a, &co) : NULL, .digest = 1469598103934665603u};
     kvs_prom_options o = {.mode = mode, .max_line = 4096};
     kvs_prom_handler h = {.sample = on_sample, .reject = on_reject, .ctx = &c};

@@ -15,6 +15,10 @@
  *   otlp_load (--url http://127.0.0.1:4318/v1/traces | --grpc 127.0.0.1:4317)
  *             [--connections 8] [--duration 10] [--rate SPANS_PER_S]
  *             [--requests-per-body 50] [--max-requests N]
+ *   otlp_load --dump DIR [--requests-per-body N]
+ *
+ * --dump writes the bodies to DIR/body-<i>.pb and sends nothing (the test
+ * script seeds the OTLP body fuzz target with them).
  *
  * Prints one summary line of key=value pairs (for scripts):
  *   requests= ok= refused= errors= spans_offered= spans_ok= seconds=
@@ -24,6 +28,7 @@
 #include "core/otlp.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
@@ -33,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define NBODIES 8
@@ -423,7 +429,7 @@ static transport *grpc_open(const char *target, int n)
 /* ---- the run ---- */
 
 typedef struct opts {
-    const char *url, *grpc;
+    const char *url, *grpc, *dump;
     int connections;
     double duration, rate;
     size_t per_body;
@@ -463,13 +469,36 @@ static int cmp_u32(const void *a, const void *b)
 static int usage(void)
 {
     fprintf(stderr, "usage: otlp_load (--url URL | --grpc HOST:PORT) [--connections N] [--duration S]\n"
-                    "                 [--rate SPANS_PER_S] [--requests-per-body N] [--max-requests N]\n");
+                    "                 [--rate SPANS_PER_S] [--requests-per-body N] [--max-requests N]\n"
+                    "       otlp_load --dump DIR [--requests-per-body N]\n");
     return 2;
+}
+
+/* Writes the bodies as DIR/body-<i>.pb; 0, or 2 on an I/O error. */
+static int dump(const char *dir, uint8_t *const *body, const size_t *blen)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "otlp_load: cannot create %s: %s\n", dir, strerror(errno));
+        return 2;
+    }
+    for (unsigned b = 0; b < NBODIES; b++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/body-%u.pb", dir, b);
+        FILE *f = fopen(path, "wb");
+        int ok = f && fwrite(body[b], 1, blen[b], f) == blen[b];
+        if (f && fclose(f) != 0)
+            ok = 0;
+        if (!ok) {
+            fprintf(stderr, "otlp_load: cannot write %s\n", path);
+            return 2;
+        }
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    opts o = { NULL, NULL, 8, 10, 0, 50, 0 };
+    opts o = { NULL, NULL, NULL, 8, 10, 0, 50, 0 };
     for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
@@ -478,6 +507,8 @@ int main(int argc, char **argv)
             o.url = v;
         else if (strcmp(a, "--grpc") == 0)
             o.grpc = v;
+        else if (strcmp(a, "--dump") == 0)
+            o.dump = v;
         else if (strcmp(a, "--connections") == 0)
             o.connections = atoi(v);
         else if (strcmp(a, "--duration") == 0)
@@ -491,7 +522,7 @@ int main(int argc, char **argv)
         else
             return usage();
     }
-    if (!o.url == !o.grpc || o.connections < 1 || o.connections > 1024 || o.duration <= 0 || o.duration > 3600 ||
+    if ((o.dump ? !!o.url + !!o.grpc != 0 : !o.url == !o.grpc) || o.connections < 1 || o.connections > 1024 || o.duration <= 0 || o.duration > 3600 ||
         o.per_body < 1 || o.per_body > 100000 || o.rate < 0)
         return usage();
     uint8_t *body[NBODIES];
@@ -501,6 +532,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "otlp_load: out of memory\n");
             return 2;
         }
+    if (o.dump)
+        return dump(o.dump, body, blen);
     uint64_t spans_per_body = o.per_body * 4;
     transport *t = o.url ? http_open(o.url, o.connections) : grpc_open(o.grpc, o.connections);
     run_state r = { calloc((size_t)o.connections, sizeof(uint64_t)), malloc(MAX_LAT * sizeof(uint32_t)), 0, 0, 0,

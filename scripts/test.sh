@@ -26,6 +26,19 @@ echo "== fuzz targets (${fuzz_seconds}s each)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVS_FUZZ=ON -DKVS_SANITIZE=ON \
   -DKVS_TESTS=OFF >/dev/null
 cmake --build build-fuzz -j"$jobs"
+# Seeds for the OTLP body target (first byte: its selector, see
+# fuzz/fuzz_otlp_http_body.c): LMCache-shaped protobuf bodies from the load
+# generator, as they are and gzip-compressed by the target, and an OTLP/JSON
+# fixture line, so the fuzzer starts from valid requests deep in the schema.
+seeds_body=build-fuzz/seeds/fuzz_otlp_http_body
+rm -rf "$seeds_body" && mkdir -p "$seeds_body"
+build-test/otlp_load --dump "$seeds_body/raw" --requests-per-body 2
+for f in "$seeds_body"/raw/*.pb; do
+  { printf '\000'; cat "$f"; } >"$seeds_body/pb-$(basename "$f")"
+  { printf '\042'; cat "$f"; } >"$seeds_body/pbgz-$(basename "$f")"
+done
+rm -rf "$seeds_body/raw"
+{ printf '\001'; head -n 1 fixtures/otlp/lmcache_mp_traces.jsonl; } >"$seeds_body/json-traces"
 fuzz_pass=0 fuzz_fail=0
 for f in build-fuzz/fuzz_*; do
   [ -x "$f" ] || continue
@@ -33,7 +46,7 @@ for f in build-fuzz/fuzz_*; do
   corpus=build-fuzz/corpus/$name
   mkdir -p "$corpus"
   seeds=()
-  [ -d "fuzz/seeds/$name" ] && seeds=("fuzz/seeds/$name")
+  [ -d "build-fuzz/seeds/$name" ] && seeds=("build-fuzz/seeds/$name")
   if "$f" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" "${seeds[@]}" \
        >"build-fuzz/$name.log" 2>&1; then
     echo "  $name: ok ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "build-fuzz/$name.log" | grep -o '[0-9]*$' || echo '?') runs)"

@@ -20,23 +20,10 @@
 
 extern const kvs_component_def kvs_processor_batch;
 
-/* A traces request of n spans named `name`, in wire form. */
-static kvs_batch *wire_traces(size_t n, const char *name)
-{
-    kvs_batch *d = make_traces(n, name);
-    size_t len = protobuf_c_message_get_packed_size(d->msg);
-    uint8_t *p = malloc(len ? len : 1);
-    protobuf_c_message_pack(d->msg, p);
-    kvs_batch_unref(d);
-    kvs_batch *b = kvs_batch_adopt_wire(KVS_SIG_TRACES, p, len, n);
-    assert_non_null(b);
-    return b;
-}
-
 static void decode_once_then_messages(void **st)
 {
     (void)st;
-    kvs_batch *b = wire_traces(5, "mp.store");
+    kvs_batch *b = make_traces_wire(5, "mp.store");
     assert_false(kvs_batch_decoded(b));
     assert_null(b->arena);
     assert_int_equal(kvs_batch_bytes(b), b->wire_len);
@@ -67,7 +54,7 @@ static void decode_once_then_messages(void **st)
 static void shared_writable_copies(void **st)
 {
     (void)st;
-    kvs_batch *b = wire_traces(3, "request");
+    kvs_batch *b = make_traces_wire(3, "request");
     kvs_batch *other = kvs_batch_ref(b);
     kvs_batch *w = kvs_batch_writable(b);        /* shared: a decoded private copy */
     assert_ptr_not_equal(w, other);
@@ -170,7 +157,7 @@ static void engine_decodes_for_message_consumers(void **st)
                                "    traces: {receivers: [fakein], exporters: [wirerec, fakeout]}\n";
     kvs_service_cfg *cfg;
     kvs_engine *e = start(yaml, &cfg);
-    assert_int_equal(push(wire_traces(4, "request")), 0);
+    assert_int_equal(push(make_traces_wire(4, "request")), 0);
     /* wirerec saw the bytes; fakeout (no .wire) got the decoded request. */
     assert_int_equal(atomic_load(&seen_wire), 1);
     assert_int_equal(atomic_load(&delivered), 4);
@@ -198,7 +185,7 @@ static void batch_concatenates_wire_requests(void **st)
     uint8_t want[1 << 16];
     size_t wn = 0;
     for (int i = 0; i < 3; i++) {
-        kvs_batch *b = wire_traces(4, i == 1 ? "mp.retrieve" : "mp.store");
+        kvs_batch *b = make_traces_wire(4, i == 1 ? "mp.retrieve" : "mp.store");
         memcpy(want + wn, b->wire, b->wire_len);
         wn += b->wire_len;
         assert_int_equal(push(b), 0);
@@ -231,12 +218,12 @@ static void batch_max_size_splits_wire_requests(void **st)
     kvs_engine *e = start(yaml, &cfg);
     /* 4 + 4 + 4: the first two travel together as bytes, the third alone. */
     for (int i = 0; i < 3; i++)
-        assert_int_equal(push(wire_traces(4, "mp.store")), 0);
+        assert_int_equal(push(make_traces_wire(4, "mp.store")), 0);
     assert_int_equal(wait_counter(&seen_items, 12), 12);
     assert_int_equal(atomic_load(&seen_requests), 2);
     assert_int_equal(atomic_load(&seen_wire), 2);
     /* 25 alone is over the maximum: decoded and cut into 10 + 10 + 5. */
-    assert_int_equal(push(wire_traces(25, "request")), 0);
+    assert_int_equal(push(make_traces_wire(25, "request")), 0);
     assert_int_equal(wait_counter(&seen_items, 37), 37);
     assert_int_equal(atomic_load(&seen_requests), 5);
     assert_int_equal(atomic_load(&seen_wire), 2);

@@ -296,16 +296,20 @@ static void test_http_encodings(void **st)
     };
     sink s;
     sink_start(&s);
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    /* Each case twice: a decoded request (packed or JSON-encoded), then one
+     * in wire form (its received bytes sent as they are, or decoded for JSON). */
+    size_t ncases = sizeof cases / sizeof cases[0];
+    for (size_t k = 0; k < 2 * ncases; k++) {
+        size_t i = k % ncases;
         exp_rig r;
         exp_upf(&r, &kvs_exporter_otlphttp,
                 "endpoint: http://127.0.0.1:%d/\nencoding: %s\ncompression: %s\nheaders: {x-tenant: t%zu}\n" FAST_RETRY,
                 s.port, cases[i].enc, cases[i].comp, i);
-        exp_send(&r, make_traces(3, "lmcache.retrieve"));
+        exp_send(&r, k < ncases ? make_traces(3, "lmcache.retrieve") : make_traces_wire(3, "lmcache.retrieve"));
         assert_int_equal(wait_counter(&r.tel.exported, 3), 3);
         exp_down(&r);
-        assert_int_equal(sink_count(&s), (int)i + 1);
-        http_req *q = &s.reqs[i];
+        assert_int_equal(sink_count(&s), (int)k + 1);
+        http_req *q = &s.reqs[k];
         assert_string_equal(q->path, "/v1/traces");
         assert_string_equal(q->ctype, cases[i].ctype);
         assert_string_equal(q->cenc, cases[i].cenc);
@@ -601,7 +605,8 @@ static void test_grpc_unavailable_then_ok(void **st)
     gsrv_start(&g, &busy, 1);
     exp_rig r;
     grpc_exporter(&g, &r);
-    exp_send(&r, make_traces(3, "lmcache.retrieve"));
+    /* In wire form: the same received bytes are lent to gRPC on both attempts. */
+    exp_send(&r, make_traces_wire(3, "lmcache.retrieve"));
     assert_int_equal(wait_counter(&r.tel.exported, 3), 3);
     exp_down(&r);
     assert_int_equal(gsrv_calls(&g), 2);

@@ -129,4 +129,18 @@ __attribute__((unused)) static kvs_batch *make_traces(size_t n, const char *name
     return b;
 }
 
+/* The same request in wire form: packed, the batch holding the bytes. */
+__attribute__((unused)) static kvs_batch *make_traces_wire(size_t n, const char *name)
+{
+    kvs_batch *d = make_traces(n, name);
+    size_t len = protobuf_c_message_get_packed_size(d->msg);
+    uint8_t *p = malloc(len ? len : 1);
+    assert_non_null(p);
+    protobuf_c_message_pack(d->msg, p);
+    kvs_batch_unref(d);
+    kvs_batch *b = kvs_batch_adopt_wire(KVS_SIG_TRACES, p, len, n);
+    assert_non_null(b);
+    return b;
+}
+
 #endif

@@ -8,7 +8,7 @@
 #  - background processes: PIDS (what stop_all stops), stop_pid, term_pid;
 #    kvscope itself: start_kvscope (KPID);
 #  - kvscope's self-metrics: selfmetric;
-#  - the npm install of tests/integration/js from its lockfile: js_deps
+#  - the npm install of tests/integration/js from its lockfile: js_deps, js_peers
 #    (JS_DIR), which writes its log under the caller's TMP.
 # Every loop is bounded. The caller sets `set -u` as it likes; nothing here
 # needs more than bash.
@@ -202,6 +202,16 @@ js_deps() {
         fi
         echo "$want" >"$stamp"
     ) 9>"$lock"
+}
+
+# js_peers: js_deps as a test step: "ok" when the JS peers are installed,
+# otherwise the test ends here as failed.
+js_peers() {
+    if ! js_deps; then
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+    ok "npm ci of the JS peers"
 }
 
 # drain_and_verify SCRIPT.mjs: stops kvscope ($KPID, must exit 0) and the

@@ -36,11 +36,7 @@ BATCHES=${BATCHES:-240}
 SPANS=${SPANS:-20}
 OUTAGE_S=${OUTAGE_S:-5}
 
-if ! js_deps; then
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-ok "npm ci of the JS peers"
+js_peers
 
 free_port GRPC_PORT BACKEND_PORT METRICS_PORT || bail "no free port"
 

@@ -22,11 +22,7 @@ trap cleanup EXIT
 
 REQUESTS=${REQUESTS:-20}
 
-if ! js_deps; then
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-ok "npm ci of the JS peers"
+js_peers
 
 free_port GRPC_PORT BACKEND_PORT || bail "no free port"
 

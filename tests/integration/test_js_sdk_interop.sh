@@ -30,11 +30,7 @@ trap cleanup EXIT
 
 REQUESTS=${REQUESTS:-25}   # LMCache requests per trace exporter (4 spans each)
 
-if ! js_deps; then
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-ok "npm ci of the JS peers"
+js_peers
 
 free_port GRPC_PORT HTTP_PORT BACKEND_PORT METRICS_PORT || bail "no free port"
 

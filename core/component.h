@@ -76,11 +76,14 @@ static inline int kvs_connector_routes(unsigned routes, kvs_signal in, kvs_signa
     return routes == 0 || (routes & KVS_ROUTE(in, out)) != 0;
 }
 
-/* Gauges a component reports for the self-metrics endpoint: called with a
+/* Values a component reports for the self-metrics endpoint: called with a
  * name relative to the component's kind ("queue_size" of an exporter is
  * served as kvscope_exporter_queue_size{exporter="<id>"}), one line of
- * help, and the current value. */
-typedef void (*kvs_gauge_fn)(void *ctx, const char *name, const char *help, double value);
+ * help, the current value and flags: KVS_SM_COUNTER for a monotonic total
+ * (its name ends in _total), KVS_SM_DETAILED for a value served only at
+ * service.telemetry.metrics.level `detailed`. */
+enum { KVS_SM_GAUGE = 0, KVS_SM_COUNTER = 1, KVS_SM_DETAILED = 2 };
+typedef void (*kvs_gauge_fn)(void *ctx, const char *name, const char *help, double value, unsigned flags);
 
 typedef struct kvs_component_def {
     const char *type;
@@ -98,8 +101,9 @@ typedef struct kvs_component_def {
     int (*consume)(void *state, kvs_batch *b, kvs_error *err);         /* NULL for receivers */
     void (*shutdown)(void *state, uint64_t deadline_ns);               /* may be NULL */
     void (*destroy)(void *state);
-    /* Optional: reports the component's gauges (exporters with a sending
-     * queue: its size and capacity) by calling emit once per gauge. Called
+    /* Optional: reports the component's own values (exporters with a
+     * sending queue: its size and capacity; lmcache_correlate: its window
+     * and joins) by calling emit once per value. Called
      * from the self-metrics server's thread at any time between create and
      * destroy, so it must only read what is safe to read concurrently. */
     void (*gauges)(void *state, kvs_gauge_fn emit, void *ctx);

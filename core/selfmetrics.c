@@ -282,16 +282,17 @@ typedef struct gauge_ctx {
     kvs_selfmetrics_level level;
 } gauge_ctx;
 
-/* Queue size and capacity are served from `normal`, other gauges at `detailed`. */
-static void on_gauge(void *ctx, const char *name, const char *help, double value)
+static void on_gauge(void *ctx, const char *name, const char *help, double value, unsigned flags)
 {
     gauge_ctx *g = ctx;
-    int normal = strcmp(name, "queue_size") == 0 || strcmp(name, "queue_capacity") == 0;
-    if (!normal && g->level < KVS_SELFMETRICS_DETAILED)
+    if ((flags & KVS_SM_DETAILED) && g->level < KVS_SELFMETRICS_DETAILED)
         return;
     char full[160];
     snprintf(full, sizeof full, "kvscope_%s_%s", g->kind, name);
-    gauge(g->r, full, help, g->l, value);
+    if (flags & KVS_SM_COUNTER)
+        counter(g->r, full, help, g->l, value < 0 ? 0 : (uint64_t)value);
+    else
+        gauge(g->r, full, help, g->l, value);
 }
 
 #define HELP_ACCEPTED "Items the %s accepted and passed into the pipeline"
@@ -542,12 +543,14 @@ void kvs_selfmetrics_stop(kvs_selfmetrics *m)
 
 void kvs_queue_stats_emit(const kvs_queue_stats *s, kvs_gauge_fn emit, void *ctx)
 {
-    emit(ctx, "queue_size", "Requests (batches) waiting in the exporter's sending queue.", (double)s->size);
+    emit(ctx, "queue_size", "Requests (batches) waiting in the exporter's sending queue.", (double)s->size,
+         KVS_SM_GAUGE);
     emit(ctx, "queue_capacity", "Requests (batches) the exporter's sending queue holds (0: queue disabled).",
-         (double)s->capacity);
-    emit(ctx, "queue_size_bytes", "Bytes (decoded form) of the requests waiting in the sending queue.",
-         (double)s->bytes);
+         (double)s->capacity, KVS_SM_GAUGE);
+    emit(ctx, "queue_size_bytes", "Bytes of memory the requests waiting in the sending queue hold.",
+         (double)s->bytes, KVS_SM_DETAILED);
     emit(ctx, "queue_capacity_bytes", "Bound on queue_size_bytes (sending_queue.max_size_mib; 0: none).",
-         (double)s->bytes_capacity);
-    emit(ctx, "in_flight_requests", "Requests being sent or waiting for a retry.", (double)s->in_flight);
+         (double)s->bytes_capacity, KVS_SM_DETAILED);
+    emit(ctx, "in_flight_requests", "Requests being sent or waiting for a retry.", (double)s->in_flight,
+         KVS_SM_DETAILED);
 }

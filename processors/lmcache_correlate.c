@@ -544,6 +544,39 @@ static void lc_destroy(void *state)
     free(c);
 }
 
+/* Self-metrics: the window now, early releases, and how requests joined. */
+static void lc_gauges(void *state, kvs_gauge_fn emit, void *ctx)
+{
+    kvs_lmc_correlate_stats s;
+    kvs_lmcache_correlate_stats(state, &s);
+    emit(ctx, "correlate_held_spans", "Spans held in the correlation window now.", (double)s.held_spans, KVS_SM_GAUGE);
+    emit(ctx, "correlate_held_traces", "Traces held in the correlation window now.", (double)s.held_traces, KVS_SM_GAUGE);
+    emit(ctx, "correlate_held_bytes", "Bytes of memory the correlation window holds now.", (double)s.held_bytes,
+         KVS_SM_GAUGE);
+    static const struct { kvs_lmc_release_reason r; const char *name, *help; } early[] = {
+        { KVS_LMC_REL_MAX_SPANS, "correlate_released_early_max_spans_traces_total",
+          "Traces released before they were complete because the window held max_spans." },
+        { KVS_LMC_REL_MAX_TRACES, "correlate_released_early_max_traces_traces_total",
+          "Traces released before they were complete because the window held max_traces." },
+        { KVS_LMC_REL_MAX_WAIT, "correlate_released_early_max_wait_traces_total",
+          "Traces released when max_wait passed, whether complete or not." },
+    };
+    for (size_t i = 0; i < sizeof early / sizeof early[0]; i++)
+        emit(ctx, early[i].name, early[i].help, (double)s.traces_released[early[i].r], KVS_SM_COUNTER);
+    emit(ctx, "correlate_requests_total", "LMCache requests correlated (request records computed).", (double)s.requests,
+         KVS_SM_COUNTER);
+    emit(ctx, "correlate_joins_same_trace_total", "Engine requests joined to their LMCache request within one trace.",
+         (double)s.joins_same_trace, KVS_SM_COUNTER);
+    emit(ctx, "correlate_joins_cross_trace_total", "Engine requests joined to an LMCache request of another trace.",
+         (double)s.joins_cross_trace, KVS_SM_COUNTER);
+    emit(ctx, "correlate_orphan_spans_total", "LMCache spans released without their request root.", (double)s.orphans,
+         KVS_SM_COUNTER);
+    emit(ctx, "correlate_late_spans_total", "LMCache spans that arrived after their trace had left.", (double)s.late_spans,
+         KVS_SM_COUNTER);
+    emit(ctx, "correlate_parse_errors_total", "Attribute values that did not parse.", (double)s.parse_errors,
+         KVS_SM_COUNTER);
+}
+
 const kvs_component_def kvs_processor_lmcache_correlate = {
     .type = "lmcache_correlate",
     .kind = KVS_PROCESSOR,
@@ -553,4 +586,5 @@ const kvs_component_def kvs_processor_lmcache_correlate = {
     .consume = lc_consume,
     .shutdown = lc_shutdown,
     .destroy = lc_destroy,
+    .gauges = lc_gauges,
 };

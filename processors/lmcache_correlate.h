@@ -3,8 +3,10 @@
  *
  * The state pointer is the one its create() returned. The counters are the
  * processor's own (the engine's kvs_telemetry only has loss counters):
- * every span that went out early is counted here with its reason, and the
- * totals are logged at shutdown. */
+ * every span that went out early is counted here with its reason; the
+ * window, early releases and joins are served on the self-metrics endpoint
+ * (kvscope_processor_*{processor="<id>"}) and the totals logged at
+ * shutdown. */
 #ifndef KVS_LMCACHE_CORRELATE_H
 #define KVS_LMCACHE_CORRELATE_H
 

@@ -202,6 +202,35 @@ static void copies_when_mostly_foreign(void **st)
     down(&g);
 }
 
+/* What the processor reports to the self-metrics endpoint. */
+typedef struct sm_vals {
+    char name[24][64];
+    double value[24];
+    unsigned flags[24];
+    int n;
+} sm_vals;
+
+static void sm_collect(void *ctx, const char *name, const char *help, double value, unsigned flags)
+{
+    sm_vals *v = ctx;
+    assert_true(v->n < 24);
+    assert_true(help && *help);
+    snprintf(v->name[v->n], sizeof v->name[0], "%s", name);
+    v->value[v->n] = value;
+    v->flags[v->n++] = flags;
+}
+
+static double sm_get(const sm_vals *v, const char *name, unsigned flags)
+{
+    for (int i = 0; i < v->n; i++)
+        if (strcmp(v->name[i], name) == 0) {
+            assert_int_equal(v->flags[i], flags);
+            return v->value[i];
+        }
+    fail_msg("%s not reported", name);
+    return 0;
+}
+
 static void bounded_by_max_spans(void **st)
 {
     (void)st;
@@ -221,6 +250,13 @@ static void bounded_by_max_spans(void **st)
     assert_true(s.peak_spans <= 10);
     assert_true(s.traces_released[KVS_LMC_REL_MAX_SPANS] > 0);
     assert_int_equal(s.spans_in, 80);
+    /* The same numbers on the self-metrics endpoint. */
+    sm_vals v = { 0 };
+    kvs_processor_lmcache_correlate.gauges(corr, sm_collect, &v);
+    assert_int_equal((uint64_t)sm_get(&v, "correlate_held_spans", KVS_SM_GAUGE), s.held_spans);
+    assert_int_equal((uint64_t)sm_get(&v, "correlate_released_early_max_spans_traces_total", KVS_SM_COUNTER),
+                     s.traces_released[KVS_LMC_REL_MAX_SPANS]);
+    assert_int_equal((uint64_t)sm_get(&v, "correlate_requests_total", KVS_SM_COUNTER), s.requests);
     kvs_engine_shutdown(g.e);
     s = stats();
     assert_int_equal(s.spans_out, 80); /* nothing lost */

@@ -190,7 +190,8 @@ rss_sampler() {
     local max=0 v
     while kill -0 "$1" 2>/dev/null; do
         v=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
-        [ -n "$v" ] && [ "$v" -gt "$max" ] && { max=$v; echo "$max" >"$2"; }
+        # rename: a kill between truncating and writing must not leave it empty
+        [ -n "$v" ] && [ "$v" -gt "$max" ] && { max=$v; echo "$max" >"$2.new" && mv -f "$2.new" "$2"; }
         sleep 0.1
     done
 }
